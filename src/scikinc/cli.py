@@ -1,0 +1,136 @@
+"""The ``scikinC`` command.
+
+    scikinC [name=]model.pkl [more ...] [-o model.C] [--float_t double] [--header m.h]
+    scikinC compile [name=]model.pkl [more ...] -o model.so [--march-native] [--reproducible]
+    scikinC validate ...      (see ``scikinC validate --help``)
+
+Compatible with scripts written for the original scikinC: ``-f/--float_t``,
+``-c/--copyright`` and ``-v/--version`` keep their meaning, and several
+positional model files go into one C file.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from . import __version__
+from .errors import ScikincError
+
+SUBCOMMANDS = {}
+
+
+def subcommand(name):
+    def deco(fn):
+        SUBCOMMANDS[name] = fn
+        return fn
+
+    return deco
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("models", nargs="+", metavar="[name=]MODEL",
+                   help="model file (.pkl, .pickle, .joblib, .skops, .keras, .h5, SavedModel dir); "
+                        "the C symbol is the file stem unless name= is given")
+    p.add_argument("-f", "--float_t", "--float-t", dest="float_t", default="float",
+                   choices=["float", "double", "long double"], help="C type of inputs, outputs and weights")
+    p.add_argument("-c", "--copyright", default=None, help="text placed in the file's comment header")
+    p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                   help="converter option, e.g. --option output=decision_function (repeatable)")
+    p.add_argument("--trust", action="append", default=[], metavar="TYPE",
+                   help="extra type trusted when reading .skops files (repeatable)")
+    p.add_argument("--no-optimize", action="store_true", help="do not fold affine ops into dense layers")
+    p.add_argument("-v", "--version", action="version", version=f"scikinC (scikinc) {__version__}")
+
+
+def _parse_options(items) -> dict:
+    out = {}
+    for it in items:
+        if "=" not in it:
+            raise ScikincError(f"--option needs KEY=VALUE, got {it!r}")
+        k, v = it.split("=", 1)
+        for cast in (int, float):
+            try:
+                v = cast(v)
+                break
+            except ValueError:
+                pass
+        else:
+            v = {"true": True, "false": False, "none": None}.get(v.lower(), v)
+        out[k] = v
+    return out
+
+
+def _convert_kwargs(args) -> dict:
+    return dict(float_t=args.float_t, copyright=args.copyright, options=_parse_options(args.option),
+                optimize=not args.no_optimize, trust=args.trust)
+
+
+def convert_main(argv) -> int:
+    from .core import convert, header
+
+    p = argparse.ArgumentParser(
+        prog="scikinC",
+        description="Convert fitted scikit-learn / Keras models into C.  Subcommands: "
+                    "'scikinC compile ...' builds a .so directly; 'scikinC validate ...' compares C with Python.",
+    )
+    _common(p)
+    p.add_argument("-o", "--output", default=None, help="write the C source here (default: stdout)")
+    p.add_argument("--header", default=None, metavar="FILE.h", help="also write a C header with prototypes")
+    args = p.parse_args(argv)
+    kw = _convert_kwargs(args)
+    src = convert(args.models, **kw)
+    if args.header:
+        hp = Path(args.header)
+        guard = "SCIKINC_" + "".join(c if c.isalnum() else "_" for c in hp.name.upper())
+        kw.pop("copyright")
+        kw.pop("optimize")
+        hp.write_text(header(args.models, guard=guard, **kw))
+    if args.output:
+        Path(args.output).write_text(src)
+    else:
+        sys.stdout.write(src)
+    return 0
+
+
+@subcommand("compile")
+def compile_main(argv) -> int:
+    from .compiler import compile
+
+    p = argparse.ArgumentParser(prog="scikinC compile", description="Convert models and build a shared object.")
+    _common(p)
+    p.add_argument("-o", "--output", default="model.so", help="shared object to write (default: model.so)")
+    p.add_argument("--cc", default="gcc", help="C (or C++) compiler, default gcc")
+    p.add_argument("--march-native", action="store_true", help="tune for this CPU only (not portable)")
+    p.add_argument("--reproducible", action="store_true",
+                   help="-ffp-contract=off: bitwise-identical results on every CPU")
+    p.add_argument("--flags", default=None, help="optimisation flags replacing the default -O3 (quoted string)")
+    args = p.parse_args(argv)
+    import shlex
+
+    out = compile(args.models, args.output, cc=args.cc, march_native=args.march_native,
+                  reproducible=args.reproducible,
+                  flags=None if args.flags is None else shlex.split(args.flags), **_convert_kwargs(args))
+    print(out)
+    return 0
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if argv and argv[0] in SUBCOMMANDS:
+            return SUBCOMMANDS[argv[0]](argv[1:])
+        if argv and argv[0] == "validate":
+            from . import validate  # noqa: F401  (registers the subcommand)
+
+            return SUBCOMMANDS["validate"](argv[1:])
+        return convert_main(argv)
+    except ScikincError as e:
+        print(f"scikinC: error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:  # pragma: no cover
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,62 @@
+"""``compile``: C source -> shared object."""
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+from pathlib import Path
+from typing import Sequence
+
+from .errors import CompileError
+
+#: default optimisation flags; -fPIC -shared -lm are always added
+DEFAULT_FLAGS = ("-O3",)
+#: no FMA contraction: bitwise-identical results on every CPU and clone
+REPRODUCIBLE_FLAGS = ("-ffp-contract=off",)
+
+
+def compiler_command(source: Path, output: Path, *, cc: str = "gcc", flags: Sequence[str] | None = None,
+                     march_native: bool = False, reproducible: bool = False) -> list[str]:
+    cmd = shlex.split(cc)
+    is_cxx = "++" in Path(cmd[0]).name
+    cmd += ["-x", "c++" if is_cxx else "c"]
+    cmd += list(DEFAULT_FLAGS if flags is None else flags)
+    if reproducible:
+        cmd += list(REPRODUCIBLE_FLAGS)
+    if march_native:
+        # one ISA level only: function multi-versioning brings nothing then
+        cmd += ["-march=native", "-DSKC_NO_CLONES"]
+    cmd += ["-fPIC", "-shared", "-o", str(output), str(source), "-lm"]
+    return cmd
+
+
+def compile(source_or_models, output: str | os.PathLike = "model.so", *, cc: str = "gcc",
+            flags: Sequence[str] | None = None, march_native: bool = False, reproducible: bool = False,
+            keep_source: bool = True, **convert_kwargs) -> Path:
+    """Compile C source (a string holding C code) or models (anything
+    :func:`scikinc.convert` takes, converted with ``convert_kwargs``) into a
+    shared object at ``output``.  The C file is written beside it with the
+    suffix ``.c``.  Raises :class:`CompileError` with the compiler's stderr."""
+    from .core import convert
+
+    if isinstance(source_or_models, str) and "\n" in source_or_models:
+        source = source_or_models
+        if convert_kwargs:
+            raise TypeError(f"conversion options {sorted(convert_kwargs)} given with ready C source")
+    else:
+        source = convert(source_or_models, **convert_kwargs)
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    src_path = output.with_suffix(".c")
+    src_path.write_text(source)
+    cmd = compiler_command(src_path, output, cc=cc, flags=flags, march_native=march_native,
+                           reproducible=reproducible)
+    try:
+        res = subprocess.run(cmd, capture_output=True, text=True)
+    except FileNotFoundError as e:
+        raise CompileError(f"compiler not found: {cmd[0]!r}", command=cmd) from e
+    if res.returncode != 0:
+        raise CompileError(f"compilation failed ({shlex.join(cmd)})", res.stderr, command=cmd)
+    if not keep_source:
+        src_path.unlink()
+    return output

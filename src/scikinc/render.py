@@ -1,0 +1,291 @@
+"""Turn IR graphs into C source by filling the jinja2 templates.
+
+Python here only formats numbers and decides which buffer each value lives
+in; every line of C comes from ``templates/``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Sequence
+
+import jinja2
+import numpy as np
+
+from .ir import Graph, Op, Value
+
+FLOAT_TYPES = {"float": "f", "double": "", "long double": "l"}
+
+#: metadata symbol for each graph input name (the first is always "in")
+INPUT_META = {"in": "n_inputs", "rnd": "n_random"}
+
+
+@lru_cache(maxsize=None)
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("scikinc", "templates"),
+        autoescape=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    return env
+
+
+# ---------------------------------------------------------------------------
+# Numbers -> C literals.  Exact round trip, shortest form.
+# ---------------------------------------------------------------------------
+
+
+def _fix(s: str) -> str:
+    # "%g" may print an integer ("-0", "3"): make it a floating literal so
+    # that -0.0 keeps its sign and integer arithmetic never sneaks in.
+    if any(c in s for c in ".eEn"):
+        return s
+    return s + ".0"
+
+
+def _special(x: float) -> str | None:
+    if np.isnan(x):
+        return "NAN"
+    if np.isinf(x):
+        return "INFINITY" if x > 0 else "-INFINITY"
+    return None
+
+
+def format_doubles(a: np.ndarray) -> list[str]:
+    out = []
+    for x in np.asarray(a, dtype=np.float64).reshape(-1).tolist():
+        out.append(_special(x) or repr(x))
+    return out
+
+
+def format_floats(a: np.ndarray) -> list[str]:
+    """Shortest decimal strings that the C compiler turns back into the same
+    float32 (parsed as double, then rounded to float, exactly as numpy does
+    below)."""
+    a64 = np.asarray(a, dtype=np.float64).reshape(-1)
+    a32 = a64.astype(np.float32)
+    res = np.empty(a32.size, dtype=object)
+    finite = np.isfinite(a32)
+    for i in np.nonzero(~finite)[0]:
+        res[i] = _special(float(a32[i]))
+    todo = np.nonzero(finite)[0]
+    exact = a32.astype(np.float64)
+    for p in (6, 7, 8, 9):
+        if todo.size == 0:
+            break
+        s = np.char.mod(f"%.{p}g", exact[todo])
+        ok = s.astype(np.float64).astype(np.float32) == a32[todo]
+        res[todo[ok]] = s[ok]
+        todo = todo[~ok]
+    for i in todo:  # cannot happen in practice; stay exact regardless
+        res[i] = repr(float(exact[i]))
+    return [_fix(str(s)) for s in res]
+
+
+@dataclass
+class Numbers:
+    float_t: str
+
+    def strings(self, a) -> list[str]:
+        if self.float_t == "float":
+            return format_floats(a)
+        return format_doubles(a)
+
+    def lit(self, x) -> str:
+        return self.strings(np.array([x], dtype=np.float64))[0]
+
+    def arr(self, a, per_line: int = 8) -> str:
+        s = self.strings(a)
+        if not s:
+            return "0"
+        return ",\n".join(", ".join(s[i : i + per_line]) for i in range(0, len(s), per_line))
+
+    @staticmethod
+    def ints(a, per_line: int = 16) -> str:
+        s = [str(int(v)) for v in np.asarray(a).reshape(-1).tolist()]
+        if not s:
+            return "0"
+        return ",\n".join(", ".join(s[i : i + per_line]) for i in range(0, len(s), per_line))
+
+    def fn(self, name: str) -> str:
+        """libm function for FLOAT_T, e.g. fn('exp') -> 'expf' for float."""
+        return name + FLOAT_TYPES[self.float_t]
+
+
+# ---------------------------------------------------------------------------
+# Per-op template context
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class OpContext:
+    """What a template sees as ``c``: buffer pointers and number formatters."""
+
+    p: str  # unique prefix for this op's static data
+    src: list[str]
+    dst: str
+    num: Numbers
+    T: str = "FLOAT_T"
+
+    def lit(self, x):
+        return self.num.lit(x)
+
+    def arr(self, a, per_line: int = 8):
+        return self.num.arr(a, per_line)
+
+    def ints(self, a, per_line: int = 16):
+        return self.num.ints(a, per_line)
+
+    def fn(self, name):
+        return self.num.fn(name)
+
+
+class Copy(Op):
+    template = "ops/copy.c.j2"
+    elementwise = True
+
+    def out_width(self, w):
+        return w[0]
+
+
+@dataclass
+class Entry:
+    """One exported function: ``name(out, in[, rnd])`` plus its satellites."""
+
+    name: str
+    graph: Graph
+    doc: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+def _allocate(graph: Graph):
+    """Assign every intermediate value a stack buffer, reusing buffers whose
+    value is dead; elementwise ops run in place when their input dies.
+
+    Returns ``[(op, src_names, dst_name)]`` and the buffer sizes.  Only the
+    last op writes ``out``; because callers may pass ``out == in``, an op
+    that is not elementwise never reads a graph input while writing ``out``
+    (a final copy is appended instead).
+    """
+    ops = list(graph.ops)
+    input_values = {id(v) for _, v in graph.inputs}
+    if (not ops or graph.output is not ops[-1].output
+            or (not ops[-1].elementwise and any(id(v) in input_values for v in ops[-1].inputs))):
+        cp = Copy()
+        cp.inputs = [graph.output]
+        cp.output = Value(graph.output.width, -1)
+        ops.append(cp)
+
+    last_use: dict[int, int] = {}
+    for k, op in enumerate(ops):
+        for v in op.inputs:
+            last_use[id(v)] = k
+
+    names: dict[int, str] = {id(v): pname for pname, v in graph.inputs}
+    sizes: list[int] = []
+    free: list[int] = []
+    owner: dict[int, int] = {}  # value id -> buffer index
+    plan = []
+    for k, op in enumerate(ops):
+        outv = op.output
+        if k == len(ops) - 1:
+            dst = "out"
+        else:
+            buf = None
+            if op.elementwise:  # in place over an input that dies here
+                for v in op.inputs:
+                    if id(v) in owner and last_use[id(v)] == k and v.width == outv.width:
+                        buf = owner[id(v)]
+                        break
+            if buf is None:
+                fits = [b for b in free if sizes[b] >= outv.width]
+                if fits:
+                    buf = min(fits, key=lambda b: (sizes[b], b))
+                elif free:
+                    buf = max(free, key=lambda b: (sizes[b], -b))
+                    sizes[buf] = outv.width
+                else:
+                    sizes.append(outv.width)
+                    buf = len(sizes) - 1
+                if buf in free:
+                    free.remove(buf)
+            owner[id(outv)] = buf
+            names[id(outv)] = dst = f"b{buf}"
+        plan.append((op, [names[id(v)] for v in op.inputs], dst))
+        for v in op.inputs:
+            b = owner.get(id(v))
+            if b is not None and last_use[id(v)] == k and dst != f"b{b}" and b not in free:
+                free.append(b)
+    return plan, sizes
+
+
+def render_entry(entry: Entry, num: Numbers) -> tuple[str, set[str]]:
+    env = environment()
+    g = entry.graph
+    plan, sizes = _allocate(g)
+    parts = []
+    helpers: set[str] = set()
+    hot = False
+    for k, (op, src, dst) in enumerate(plan):
+        ctx = OpContext(p=f"{entry.name}__{k}", src=src, dst=dst, num=num)
+        mod = env.get_template(op.template).make_module({"T": "FLOAT_T"})
+        data = str(mod.data(op, ctx)) if hasattr(mod, "data") else ""
+        body = str(mod.body(op, ctx))
+        parts.append({"op": op.describe(), "data": data.strip("\n"), "body": body.strip("\n")})
+        helpers.update(op.helpers)
+        hot = hot or op.hot
+    inputs = [(pname, v.width, INPUT_META.get(pname, "n_" + pname)) for pname, v in g.inputs]
+    text = env.get_template("entry.c.j2").render(
+        e=entry.name,
+        doc=entry.doc,
+        parts=parts,
+        buffers=sizes,
+        inputs=inputs,
+        n_out=g.output.width,
+        hot=hot,
+        extra=entry.extra,
+    )
+    return text, helpers
+
+
+def render_file(entries: Sequence[Entry], *, float_t: str, copyright: str | None, version: str) -> str:
+    if float_t not in FLOAT_TYPES:
+        raise ValueError(f"float_t must be one of {sorted(FLOAT_TYPES)}, got {float_t!r}")
+    env = environment()
+    num = Numbers(float_t)
+    bodies = []
+    helpers: set[str] = set()
+    for e in entries:
+        text, h = render_entry(e, num)
+        bodies.append(text)
+        helpers |= h
+    helper_text = []
+    for h in sorted(helpers):
+        helper_text.append(env.get_template(f"helpers/{h}.c.j2").render(c=num, T="FLOAT_T").strip("\n"))
+    protos = []
+    for e in entries:
+        protos.append(env.get_template("prototypes.h.j2").render(
+            e=e.name, inputs=[p for p, _ in e.graph.inputs], extra=e.extra).strip("\n"))
+    return env.get_template("file.c.j2").render(
+        float_t=float_t,
+        copyright=copyright,
+        version=version,
+        entries=entries,
+        prototypes=protos,
+        helpers=helper_text,
+        bodies=bodies,
+    )
+
+
+def render_header(entries: Sequence[Entry], *, float_t: str, version: str, guard: str) -> str:
+    env = environment()
+    protos = [
+        env.get_template("prototypes.h.j2").render(
+            e=e.name, inputs=[p for p, _ in e.graph.inputs], extra=e.extra).strip("\n")
+        for e in entries
+    ]
+    return env.get_template("header.h.j2").render(
+        float_t=float_t, version=version, prototypes=protos, guard=guard, entries=entries)
