@@ -236,3 +236,67 @@ class Constant(Op):
 
     def out_width(self, w):
         return int(self.values.size)
+
+
+class Activation(Op):
+    """Elementwise activation ``y = f(x)``.
+
+    ``kind`` names a macro in ``templates/ops/activation.c.j2``; ``params``
+    holds its scalar parameters (e.g. ``alpha`` for leaky_relu).  Kinds that
+    need a static helper function list it in ``HELPERS``.
+    """
+
+    template = "ops/activation.c.j2"
+    elementwise = True
+    KINDS = {"linear", "relu", "leaky_relu", "sigmoid", "tanh", "exp", "log", "sqrt", "abs",
+             "square", "negative", "reciprocal"}
+    HELPERS = {"sigmoid": ("sigmoid",)}
+
+    def __init__(self, kind: str, **params):
+        if kind not in self.KINDS:
+            raise ValueError(f"unknown activation {kind!r}; known: {sorted(self.KINDS)}")
+        self.kind = kind
+        self.params = {k: float(v) if isinstance(v, (int, float, np.floating)) else v
+                       for k, v in params.items()}
+        self.helpers = self.HELPERS.get(kind, ())
+
+    def out_width(self, w):
+        return w[0]
+
+    def describe(self):
+        return f"Activation({self.kind})"
+
+
+class Softmax(Op):
+    """``y = exp(x - max x) / sum`` over the whole vector (``log=True``:
+    log-softmax).  Max-subtracted: never overflows."""
+
+    template = "ops/softmax.c.j2"
+
+    def __init__(self, log: bool = False):
+        self.log = bool(log)
+
+    def out_width(self, w):
+        return w[0]
+
+
+class Binary(Op):
+    """Elementwise combination of two or more equally wide inputs:
+    ``add``, ``sub`` (first minus second), ``mul``, ``max``, ``min``, ``avg``."""
+
+    template = "ops/binary.c.j2"
+    elementwise = True
+    KINDS = ("add", "sub", "mul", "max", "min", "avg")
+
+    def __init__(self, kind: str):
+        if kind not in self.KINDS:
+            raise ValueError(f"unknown elementwise combination {kind!r}")
+        self.kind = kind
+
+    def out_width(self, w):
+        if len(set(w)) != 1 or (self.kind == "sub" and len(w) != 2) or len(w) < 2:
+            raise ValueError(f"{self.kind}: inputs must be 2+ vectors of equal width, got {w}")
+        return w[0]
+
+    def describe(self):
+        return f"Binary({self.kind})"
