@@ -1,0 +1,73 @@
+/* Per-call latency of a scikinc symbol, measured from C.
+ *   ctime LIB.so SYMBOL ROWS.bin N_ROWS CALLS [float|double]
+ * ROWS.bin holds N_ROWS rows of n_inputs (then n_random) values of the
+ * symbol's type.  Prints the best (minimum over 5 repetitions) ns per call. */
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+typedef float *(*fn_f)(float *, const float *);
+typedef float *(*gen_f)(float *, const float *, const float *);
+typedef double *(*fn_d)(double *, const double *);
+typedef double *(*gen_d)(double *, const double *, const double *);
+
+static double now(void)
+{
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return t.tv_sec * 1e9 + t.tv_nsec;
+}
+
+int main(int argc, char **argv)
+{
+  if (argc < 6) {
+    fprintf(stderr, "usage: %s LIB.so SYMBOL ROWS.bin N_ROWS CALLS [float|double]\n", argv[0]);
+    return 2;
+  }
+  void *h = dlopen(argv[1], RTLD_NOW);
+  if (!h) { fprintf(stderr, "%s\n", dlerror()); return 1; }
+  char name[512];
+  void *f = dlsym(h, argv[2]);
+  snprintf(name, sizeof name, "%s_n_inputs", argv[2]);
+  const int *nin = (const int *)dlsym(h, name);
+  snprintf(name, sizeof name, "%s_n_outputs", argv[2]);
+  const int *nout = (const int *)dlsym(h, name);
+  snprintf(name, sizeof name, "%s_n_random", argv[2]);
+  const int *nrnd = (const int *)dlsym(h, name);
+  if (!f || !nin || !nout) { fprintf(stderr, "symbol %s not found\n", argv[2]); return 1; }
+  const int dbl = argc > 6 && strcmp(argv[6], "double") == 0;
+  const size_t sz = dbl ? sizeof(double) : sizeof(float);
+  const long rows = atol(argv[4]);
+  const long calls = atol(argv[5]);
+  const int nr = nrnd ? *nrnd : 0;
+  const size_t width = (size_t)(*nin + nr);
+  char *data = (char *)malloc(rows * width * sz);
+  char *out = (char *)malloc((size_t)*nout * sz + 64);
+  FILE *fp = fopen(argv[3], "rb");
+  if (!fp || fread(data, sz * width, rows, fp) != (size_t)rows) { fprintf(stderr, "cannot read rows\n"); return 1; }
+  fclose(fp);
+  double best = 1e300;
+  for (int rep = 0; rep < 5; rep++) {
+    double t0 = now();
+    for (long c = 0; c < calls; c++) {
+      const char *row = data + (size_t)(c % rows) * width * sz;
+      if (dbl) {
+        if (nrnd) ((gen_d)f)((double *)out, (const double *)row, (const double *)row + *nin);
+        else ((fn_d)f)((double *)out, (const double *)row);
+      } else {
+        if (nrnd) ((gen_f)f)((float *)out, (const float *)row, (const float *)row + *nin);
+        else ((fn_f)f)((float *)out, (const float *)row);
+      }
+      __asm__ volatile("" : : "r"(out) : "memory");
+    }
+    double dt = (now() - t0) / calls;
+    if (dt < best) best = dt;
+  }
+  printf("%.2f\n", best);
+  free(data);
+  free(out);
+  dlclose(h);
+  return 0;
+}
