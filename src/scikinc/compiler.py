@@ -13,6 +13,9 @@ from .errors import CompileError
 DEFAULT_FLAGS = ("-O3",)
 #: no FMA contraction: bitwise-identical results on every CPU and clone
 REPRODUCIBLE_FLAGS = ("-ffp-contract=off",)
+#: environment variable whose flags are appended to every compile command
+#: (e.g. ``-fsanitize=address,undefined`` for the sanitizer CI run)
+EXTRA_FLAGS_ENV = "SCIKINC_EXTRA_CFLAGS"
 
 
 def compiler_command(source: Path, output: Path, *, cc: str = "gcc", flags: Sequence[str] | None = None,
@@ -26,6 +29,7 @@ def compiler_command(source: Path, output: Path, *, cc: str = "gcc", flags: Sequ
     if march_native:
         # one ISA level only: function multi-versioning brings nothing then
         cmd += ["-march=native", "-DSKC_NO_CLONES"]
+    cmd += shlex.split(os.environ.get(EXTRA_FLAGS_ENV, ""))
     cmd += ["-fPIC", "-shared", "-o", str(output), str(source), "-lm"]
     return cmd
 
