@@ -7,8 +7,13 @@ import subprocess
 from pathlib import Path
 
 import numpy as np
+from sklearn.preprocessing import StandardScaler
 
 import scikinc
+
+class CustomScaler(StandardScaler):
+    """A user class: not trusted when read from a .skops file."""
+
 
 WERROR = ["-Wall", "-Wextra", "-Werror"]
 DTYPES = {"float": np.float32, "double": np.float64, "long double": np.longdouble}

@@ -22,7 +22,7 @@ bitand bitor bool catch class compl constexpr const_cast decltype delete dynamic
 explicit export false friend mutable namespace new noexcept not not_eq nullptr operator or
 or_eq private protected public reinterpret_cast static_assert static_cast template this
 thread_local throw true try typeid typename using virtual wchar_t xor xor_eq
-main memcpy memmove memset strlen abs size_t
+main memcpy memmove memset strlen abs size_t std
 """.split()
 )
 _MATH = """acos asin atan atan2 cos sin tan acosh asinh atanh cosh sinh tanh exp exp2 expm1

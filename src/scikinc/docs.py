@@ -1,0 +1,91 @@
+"""README tables generated from the converter registry.
+
+    python -m scikinc.docs            # rewrite the tables in README.md
+    python -m scikinc.docs --check    # exit 1 when README.md is out of date
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from . import registry
+
+BEGIN, END = "<!-- converters:begin -->", "<!-- converters:end -->"
+
+
+def _family(key: str) -> str:
+    if key.startswith(("keras.", "tf_keras.", "tensorflow.")):
+        return "Keras"
+    if key.startswith("sklearn."):
+        return "scikit-learn"
+    if key.startswith("scikinc."):
+        return "scikinc"
+    return "plug-in"
+
+
+def tables() -> str:
+    rows: dict[str, list[str]] = {}
+    seen = set()
+    for c in registry.supported():
+        if not c.builtin:
+            continue  # plug-ins registered by tests/examples don't belong here
+        mod, cls = c.key.rsplit(".", 1)
+        fam = _family(c.key)
+        if (fam, cls) in seen:
+            continue
+        seen.add((fam, cls))
+        public = ".".join(p for p in mod.split(".") if not p.startswith("_"))
+        inv = "✓" if c.inverse is not None else ""
+        notes = c.notes.replace("|", "\\|")
+        rows.setdefault(fam, []).append(f"| `{cls}` | `{public}` | {inv} | {notes} |")
+    out = []
+    for fam in ("scikit-learn", "Keras", "scikinc"):
+        if fam not in rows:
+            continue
+        out.append(f"**{fam}**\n")
+        out.append("| Class | Module | Inverse | Notes / options |")
+        out.append("|---|---|---|---|")
+        out.extend(rows[fam])
+        out.append("")
+    extra = _keras_layers()
+    if extra:
+        out.append(extra)
+    return "\n".join(out).rstrip() + "\n"
+
+
+def _keras_layers() -> str:
+    try:
+        from .converters import keras as k  # noqa: F401
+    except Exception:  # pragma: no cover - keras converter absent
+        return ""
+    doc = getattr(k, "layer_table", None)
+    return doc() if callable(doc) else ""
+
+
+def update(readme: Path, check: bool = False) -> bool:
+    text = readme.read_text()
+    if BEGIN not in text or END not in text:
+        raise SystemExit(f"{readme}: markers {BEGIN} / {END} not found")
+    head, rest = text.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    new = f"{head}{BEGIN}\n{tables()}{END}{tail}"
+    if new == text:
+        return True
+    if check:
+        return False
+    readme.write_text(new)
+    return True
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    readme = Path(next((a for a in argv if not a.startswith("-")), "README.md"))
+    ok = update(readme, check="--check" in argv)
+    if not ok:
+        print(f"{readme} converter tables are out of date: run python -m scikinc.docs", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
