@@ -9,13 +9,14 @@ __version__ = "0.1.0"
 
 from .compiler import compile
 from .core import Context, convert, header
+from .deploy import Classifier, Generative
 from .errors import (CompileError, ConversionError, InvalidSymbolError, LoadError, ModelFileError,
                      NotFittedError, NotInvertible, ScikincError, UnsupportedModelError)
 from .harness import MLFunction, load
 from .registry import register_converter, register_inverse, supported
 
 __all__ = [
-    "convert", "compile", "load", "header", "MLFunction", "Context",
+    "convert", "compile", "load", "header", "MLFunction", "Context", "Generative", "Classifier",
     "register_converter", "register_inverse", "supported",
     "ScikincError", "ConversionError", "UnsupportedModelError", "NotFittedError", "NotInvertible",
     "InvalidSymbolError", "ModelFileError", "CompileError", "LoadError",

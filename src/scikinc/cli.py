@@ -40,6 +40,14 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--trust", action="append", default=[], metavar="TYPE",
                    help="extra type trusted when reading .skops files (repeatable)")
     p.add_argument("--no-optimize", action="store_true", help="do not fold affine ops into dense layers")
+    gen = p.add_argument_group("generative deployment: name(out, in, rnd) = post^-1(gen(concat(pre(in), rnd)))")
+    gen.add_argument("--n-random", type=int, default=None, metavar="N",
+                     help="export the (single) model as a generator taking N noise values per row")
+    gen.add_argument("--preprocessing", default=None, metavar="FILE", help="transformer applied to the conditions")
+    gen.add_argument("--postprocessing", default=None, metavar="FILE",
+                     help="transformer fitted on the targets; its inverse is applied to the output")
+    gen.add_argument("--noise-position", default="after", choices=["after", "before"],
+                     help="noise after (default) or before the preprocessed conditions")
     p.add_argument("-v", "--version", action="version", version=f"scikinC (scikinc) {__version__}")
 
 
@@ -61,6 +69,29 @@ def _parse_options(items) -> dict:
     return out
 
 
+def _models(args):
+    """The positional models, wrapped in a Generative when --n-random is given."""
+    if args.n_random is None:
+        if args.preprocessing or args.postprocessing:
+            raise ScikincError("--preprocessing/--postprocessing need --n-random (generative deployment)")
+        return args.models
+    from .deploy import Generative
+    from .io import load_model_file, sanitize, split_spec
+
+    if len(args.models) != 1:
+        raise ScikincError("--n-random takes exactly one generator model")
+    name, path = split_spec(args.models[0])
+    trust = {"trust": args.trust}
+    gen = Generative(
+        generator=load_model_file(path, **trust),
+        preprocessing=None if args.preprocessing is None else load_model_file(args.preprocessing, **trust),
+        postprocessing=None if args.postprocessing is None else load_model_file(args.postprocessing, **trust),
+        n_random=args.n_random,
+        noise_position=args.noise_position,
+    )
+    return {name or sanitize(Path(path).stem if not Path(path).is_dir() else Path(path).name): gen}
+
+
 def _convert_kwargs(args) -> dict:
     return dict(float_t=args.float_t, copyright=args.copyright, options=_parse_options(args.option),
                 optimize=not args.no_optimize, trust=args.trust)
@@ -79,13 +110,14 @@ def convert_main(argv) -> int:
     p.add_argument("--header", default=None, metavar="FILE.h", help="also write a C header with prototypes")
     args = p.parse_args(argv)
     kw = _convert_kwargs(args)
-    src = convert(args.models, **kw)
+    models = _models(args)
+    src = convert(models, **kw)
     if args.header:
         hp = Path(args.header)
         guard = "SCIKINC_" + "".join(c if c.isalnum() else "_" for c in hp.name.upper())
         kw.pop("copyright")
         kw.pop("optimize")
-        hp.write_text(header(args.models, guard=guard, **kw))
+        hp.write_text(header(models, guard=guard, **kw))
     if args.output:
         Path(args.output).write_text(src)
     else:
@@ -108,7 +140,7 @@ def compile_main(argv) -> int:
     args = p.parse_args(argv)
     import shlex
 
-    out = compile(args.models, args.output, cc=args.cc, march_native=args.march_native,
+    out = compile(_models(args), args.output, cc=args.cc, march_native=args.march_native,
                   reproducible=args.reproducible,
                   flags=None if args.flags is None else shlex.split(args.flags), **_convert_kwargs(args))
     print(out)

@@ -124,10 +124,6 @@ def build_entries(models, *, name=None, float_t="float", options=None, optimize=
     for sym, obj in _resolve(_items(models, name), load_opts or {}):
         conv = registry.lookup(obj)
         ctx.check_fitted(obj)
-        build = getattr(obj, "__scikinc_build__", None)
-        if build is not None:  # composite deployments build their own entries
-            entries.extend(build(sym, ctx))
-            continue
         n = n_inputs(obj, conv)
         if n is None:
             raise ConversionError(
