@@ -24,6 +24,19 @@ NOISE_POSITIONS = ("after", "before")
 ACTIVATIONS = (None, "sigmoid", "softmax")
 
 
+def _invertible(obj) -> bool:
+    """sklearn's inverse_transform, or an inverse converter scikinc provides
+    (e.g. ColumnTransformer whose parts are all invertible)."""
+    from . import registry
+
+    if hasattr(obj, "inverse_transform"):
+        return True
+    try:
+        return registry.lookup(obj).inverse is not None
+    except ConversionError:
+        return False
+
+
 @dataclass
 class Generative:
     """A conditional generator with optional pre- and post-processing.
@@ -51,7 +64,7 @@ class Generative:
         if self.noise_position not in NOISE_POSITIONS:
             raise ConversionError(
                 f"Generative: noise_position must be one of {NOISE_POSITIONS}, got {self.noise_position!r}")
-        if self.postprocessing is not None and not hasattr(self.postprocessing, "inverse_transform"):
+        if self.postprocessing is not None and not _invertible(self.postprocessing):
             raise ConversionError(
                 f"Generative: postprocessing {type(self.postprocessing).__name__} has no inverse_transform; "
                 "it must be the transformer fitted on the generator's targets")
