@@ -1,0 +1,262 @@
+"""IR ops used by the scikit-learn preprocessing converters.
+
+Each op holds numbers only and names its template under
+``templates/ops/pre_*.c.j2``; static helper functions live in
+``templates/helpers/pre_*.c.j2``.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .ir import Op, _vec
+
+
+class QuantileTable(Op):
+    """Per-column QuantileTransformer map (forward or inverse).
+
+    ``quantiles`` is ``[n_features][n_quantiles]`` (sklearn's ``quantiles_.T``);
+    the references grid ``linspace(0, 1, n_quantiles)`` is recomputed in C.  ``normal`` selects the
+    Gaussian output: PPF after the forward interpolation, CDF before the
+    inverse one (both evaluated in double, or long double for long double).
+    """
+
+    template = "ops/pre_quantile.c.j2"
+    elementwise = True
+
+    def __init__(self, quantiles, *, normal: bool, inverse: bool,
+                 threshold: float = 1e-7, clip_min: float = -np.inf, clip_max: float = np.inf):
+        q = np.asarray(quantiles, dtype=np.float64)
+        if q.ndim != 2:
+            raise ValueError("quantiles must be [n_features][n_quantiles]")
+        self.n, self.nq = q.shape
+        self.quantiles = q
+        self.normal = bool(normal)
+        self.inverse = bool(inverse)
+        self.threshold = float(threshold)
+        self.clip_min = float(clip_min)
+        self.clip_max = float(clip_max)
+        self.helpers = ("pre_quantile", "pre_norm") if self.normal else ("pre_quantile",)
+
+    def out_width(self, w):
+        assert w == [self.n], (w, self.n)
+        return self.n
+
+    def describe(self):
+        return f"QuantileTable({'normal' if self.normal else 'uniform'}{', inverse' if self.inverse else ''})"
+
+
+class Expr(Op):
+    """Elementwise expression ``y[i] = f(x[i])`` given as a parse tree.
+
+    Nodes (tuples): ``("x",)``, ``("num", value)``, ``("neg", a)``,
+    ``("bin", "+"|"-"|"*"|"/", a, b)``, ``("call", libm_name, a, ...)``
+    (rendered with the FLOAT_T suffix, e.g. ``expf``), ``("helper", name, a)``
+    for the static helpers of ``helpers/pre_math.c.j2`` (``sign``,
+    ``norm_cdf``, ``norm_ppf``).  The template re-emits C from this tree
+    only, so no user text reaches the C file.
+    """
+
+    template = "ops/pre_expr.c.j2"
+    elementwise = True
+    BINARY = ("+", "-", "*", "/")
+    HELPER_FUNCS = {"sign": "pre_math", "norm_cdf": "pre_norm", "norm_ppf": "pre_norm"}
+
+    def __init__(self, tree, text: str = ""):
+        self.tree = tree
+        self.text = text
+        helpers = set()
+        self._check(tree, helpers)
+        self.helpers = tuple(sorted(helpers))
+
+    def _check(self, node, helpers):
+        kind = node[0]
+        if kind == "x":
+            return
+        if kind == "num":
+            float(node[1])
+            return
+        if kind == "neg":
+            self._check(node[1], helpers)
+            return
+        if kind == "bin":
+            if node[1] not in self.BINARY:
+                raise ValueError(f"unknown operator {node[1]!r}")
+            self._check(node[2], helpers)
+            self._check(node[3], helpers)
+            return
+        if kind == "call":
+            from .converters.function import MATH_FUNCTIONS
+
+            if node[1] not in MATH_FUNCTIONS:
+                raise ValueError(f"unknown math function {node[1]!r}")
+            for a in node[2:]:
+                self._check(a, helpers)
+            return
+        if kind == "helper":
+            if node[1] not in self.HELPER_FUNCS:
+                raise ValueError(f"unknown helper {node[1]!r}")
+            helpers.add(self.HELPER_FUNCS[node[1]])
+            if node[1] == "sign":
+                helpers.add("pre_math")
+            for a in node[2:]:
+                self._check(a, helpers)
+            return
+        raise ValueError(f"unknown expression node {node!r}")
+
+    def out_width(self, w):
+        return w[0]
+
+    def describe(self):
+        ok = self.text.replace("_", "").isalnum()  # ufunc / attribute names only
+        return f"Expr({self.text})" if ok else "Expr"
+
+
+class Normalize(Op):
+    """Row normalisation (sklearn ``Normalizer``): ``l1``, ``l2`` or ``max``
+    norm; an all-zero row stays zero."""
+
+    template = "ops/pre_normalize.c.j2"
+    NORMS = ("l1", "l2", "max")
+
+    def __init__(self, norm: str):
+        if norm not in self.NORMS:
+            raise ValueError(f"unknown norm {norm!r}")
+        self.norm = norm
+
+    def out_width(self, w):
+        return w[0]
+
+    def describe(self):
+        return f"Normalize({self.norm})"
+
+
+class OneHot(Op):
+    """``y = [x[feature[k]] == value[k] for k]``: one output per
+    (feature, category) pair; NaN categories match NaN inputs."""
+
+    template = "ops/pre_onehot.c.j2"
+
+    def __init__(self, feature, value):
+        self.feature = np.asarray(feature, dtype=np.int64).reshape(-1)
+        self.value = _vec(value, self.feature.size, "categories")
+        self.isnan = np.isnan(self.value).astype(np.int64)
+        self.value = np.where(np.isnan(self.value), 0.0, self.value)
+
+    def out_width(self, w):
+        if self.feature.size and (self.feature.min() < 0 or self.feature.max() >= w[0]):
+            raise ValueError("one-hot feature index out of range")
+        return int(self.feature.size)
+
+
+class Bins(Op):
+    """``y[i] = number of inner edges of feature i that are <= x[i]``
+    (``np.searchsorted(edges, x, side="right")``); ``edges`` is a list of
+    per-feature increasing arrays.  NaN maps to the last bin, like numpy."""
+
+    template = "ops/pre_bins.c.j2"
+    elementwise = True
+
+    def __init__(self, edges):
+        edges = [np.asarray(e, dtype=np.float64).reshape(-1) for e in edges]
+        self.n = len(edges)
+        self.counts = np.array([e.size for e in edges], dtype=np.int64)
+        self.offsets = np.concatenate([[0], np.cumsum(self.counts)[:-1]]).astype(np.int64)
+        self.edges = np.concatenate(edges) if edges else np.zeros(0)
+
+    def out_width(self, w):
+        assert w == [self.n], (w, self.n)
+        return self.n
+
+
+class Lookup(Op):
+    """``y[i] = table[i][clamp((int) x[i], 0, n_i - 1)]`` (bin centres of the
+    KBinsDiscretizer inverse); NaN gives NaN."""
+
+    template = "ops/pre_lookup.c.j2"
+    elementwise = True
+
+    def __init__(self, tables):
+        tables = [np.asarray(t, dtype=np.float64).reshape(-1) for t in tables]
+        self.n = len(tables)
+        self.counts = np.array([t.size for t in tables], dtype=np.int64)
+        self.offsets = np.concatenate([[0], np.cumsum(self.counts)[:-1]]).astype(np.int64)
+        self.values = np.concatenate(tables) if tables else np.zeros(0)
+
+    def out_width(self, w):
+        assert w == [self.n], (w, self.n)
+        return self.n
+
+
+class FillNaN(Op):
+    """``y[i] = isnan(x[i]) ? fill[i] : x[i]`` (SimpleImputer)."""
+
+    template = "ops/pre_fillnan.c.j2"
+    elementwise = True
+
+    def __init__(self, fill):
+        self.fill = _vec(fill)
+        self.n = self.fill.size
+
+    def out_width(self, w):
+        assert w == [self.n], (w, self.n)
+        return self.n
+
+
+class IsNaN(Op):
+    """``y[j] = isnan(x[index[j]]) ? 1 : 0`` (MissingIndicator)."""
+
+    template = "ops/pre_isnan.c.j2"
+
+    def __init__(self, index):
+        self.index = np.asarray(index, dtype=np.int64).reshape(-1)
+
+    def out_width(self, w):
+        return int(self.index.size)
+
+
+class Monomials(Op):
+    """``y[k] = prod_j x[factors[k][j]]`` multiplied left to right (the order
+    sklearn's PolynomialFeatures uses); an empty product is 1."""
+
+    template = "ops/pre_poly.c.j2"
+
+    def __init__(self, factors):
+        factors = [list(map(int, f)) for f in factors]
+        self.n_out = len(factors)
+        self.counts = np.array([len(f) for f in factors], dtype=np.int64)
+        self.offsets = np.concatenate([[0], np.cumsum(self.counts)[:-1]]).astype(np.int64)
+        flat = [i for f in factors for i in f]
+        self.flat = np.array(flat, dtype=np.int64)
+
+    def out_width(self, w):
+        if self.flat.size and (self.flat.min() < 0 or self.flat.max() >= w[0]):
+            raise ValueError("monomial factor index out of range")
+        return self.n_out
+
+
+class PowerMap(Op):
+    """Per-column Yeo-Johnson / Box-Cox transform or inverse with scipy's
+    formulas (expm1/log1p forms).  ``kind`` is ``yeo-johnson`` or
+    ``box-cox``; ``lambdas`` one per column."""
+
+    template = "ops/pre_power.c.j2"
+    elementwise = True
+
+    def __init__(self, kind: str, lambdas, inverse: bool):
+        if kind not in ("yeo-johnson", "box-cox"):
+            raise ValueError(f"unknown power transform {kind!r}")
+        self.kind = kind
+        self.lambdas = _vec(lambdas)
+        self.n = self.lambdas.size
+        self.inverse = bool(inverse)
+        eps = np.spacing(1.0)
+        # which formula each column uses (decided at conversion like sklearn)
+        self.zero = (np.abs(self.lambdas) < eps).astype(np.int64)
+        self.two = (np.abs(self.lambdas - 2) <= eps).astype(np.int64)
+
+    def out_width(self, w):
+        assert w == [self.n], (w, self.n)
+        return self.n
+
+    def describe(self):
+        return f"PowerMap({self.kind}{', inverse' if self.inverse else ''})"
