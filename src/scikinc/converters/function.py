@@ -85,7 +85,7 @@ class _Parser:
             if text[pos].isspace():
                 pos += 1
                 continue
-            if text.startswith("/*", pos) or text.startswith("//", pos):
+            if text.startswith(("/*", "//", "*/"), pos):
                 self.fail(f"comments are not allowed (at position {pos})")
             m = _TOKEN.match(text, pos)
             if m is None or m.end() == pos:
