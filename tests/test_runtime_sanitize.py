@@ -1,0 +1,56 @@
+"""The AddressSanitizer + UBSan run (.ci/sanitize) catches planted bugs and
+passes on generated code.
+
+The full run over every converter's tests is `.ci/sanitize` (CI); here we check
+that the machinery works: each planted bug in tests/sanitize_canary.py makes
+the run fail with the right report, and real generated code runs clean.
+"""
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRIPT = ROOT / ".ci" / "sanitize"
+
+pytestmark = pytest.mark.sanitize
+
+
+def _have_asan() -> bool:
+    if shutil.which("gcc") is None:
+        return False
+    lib = subprocess.run(["gcc", "-print-file-name=libasan.so"], capture_output=True, text=True).stdout.strip()
+    return Path(lib).exists()
+
+
+needs_asan = pytest.mark.skipif(not _have_asan(), reason="gcc's libasan is not installed")
+
+
+def _sanitize(*args, timeout=600):
+    return subprocess.run([str(SCRIPT), *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+
+
+@needs_asan
+@pytest.mark.parametrize("test,report", [
+    ("test_global_out_of_bounds", "AddressSanitizer: global-buffer-overflow"),
+    ("test_stack_out_of_bounds", "AddressSanitizer: stack-buffer-overflow"),
+    ("test_array_index_out_of_bounds", "runtime error: index 4 out of bounds"),
+    ("test_signed_overflow", "runtime error: signed integer overflow"),
+])
+def test_planted_bug_fails_the_run(test, report):
+    res = _sanitize(f"tests/sanitize_canary.py::{test}")
+    out = res.stdout + res.stderr
+    assert res.returncode != 0, out
+    assert report in out, out
+    assert "sanitize: FAILED" in out
+
+
+@needs_asan
+def test_clean_code_passes():
+    """Real generated code (scalers in three float types, the IR ops incl.
+    aliasing out == in) under ASan + UBSan: no report."""
+    res = _sanitize("tests/sanitize_canary.py::test_clean", "tests/test_scalers.py", "tests/test_ir.py")
+    out = res.stdout + res.stderr
+    assert res.returncode == 0, out[-5000:]
+    assert "sanitize: OK, no sanitizer report" in out
