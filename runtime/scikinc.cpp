@@ -389,6 +389,7 @@ struct Pipeline::Impl {
   std::vector<double> noise;  // drawn for the last row
   std::vector<float> fin, frnd, fout;
   std::vector<double> din, drnd, dout;
+  std::vector<double> row_in, row_out;  // float-row entry point
 
   int find(const std::string &name) const {
     for (std::size_t i = 0; i < stages.size(); i++)
@@ -496,6 +497,8 @@ struct Pipeline::Impl {
     drnd.resize(big);
     dout.resize(big);
     noise.assign(n_noise, 0.0);
+    row_in.resize(values[0].size());
+    row_out.resize(output.size());
     seed = recipe.seed;
     normal.reseed(seed);
   }
@@ -658,9 +661,10 @@ std::uint64_t Pipeline::current_seed() const { return impl_->seed; }
 void Pipeline::operator()(const double *in, double *out) { impl_->row(in, out); }
 
 void Pipeline::operator()(const float *in, float *out) {
-  std::vector<double> din(in, in + n_inputs()), dout(n_outputs());
-  impl_->row(din.data(), dout.data());
-  for (std::size_t i = 0; i < dout.size(); i++) out[i] = static_cast<float>(dout[i]);
+  auto &im = *impl_;
+  std::copy(in, in + im.row_in.size(), im.row_in.begin());
+  im.row(im.row_in.data(), im.row_out.data());
+  for (std::size_t i = 0; i < im.row_out.size(); i++) out[i] = static_cast<float>(im.row_out[i]);
 }
 
 void Pipeline::run(const double *in, double *out, std::size_t n) {
