@@ -188,14 +188,17 @@ class Lookup(Op):
 
 
 class FillNaN(Op):
-    """``y[i] = isnan(x[i]) ? fill[i] : x[i]`` (SimpleImputer)."""
+    """``y[i] = missing(x[i]) ? fill[i] : x[i]`` (SimpleImputer); missing
+    means NaN, or equal to ``missing`` when that is a number."""
 
     template = "ops/pre_fillnan.c.j2"
     elementwise = True
 
-    def __init__(self, fill):
+    def __init__(self, fill, missing=np.nan):
         self.fill = _vec(fill)
         self.n = self.fill.size
+        self.missing = float(missing)
+        self.missing_is_nan = bool(np.isnan(self.missing))
 
     def out_width(self, w):
         assert w == [self.n], (w, self.n)
@@ -203,12 +206,14 @@ class FillNaN(Op):
 
 
 class IsNaN(Op):
-    """``y[j] = isnan(x[index[j]]) ? 1 : 0`` (MissingIndicator)."""
+    """``y[j] = missing(x[index[j]]) ? 1 : 0`` (MissingIndicator)."""
 
     template = "ops/pre_isnan.c.j2"
 
-    def __init__(self, index):
+    def __init__(self, index, missing=np.nan):
         self.index = np.asarray(index, dtype=np.int64).reshape(-1)
+        self.missing = float(missing)
+        self.missing_is_nan = bool(np.isnan(self.missing))
 
     def out_width(self, w):
         return int(self.index.size)
@@ -250,8 +255,13 @@ class PowerMap(Op):
         self.n = self.lambdas.size
         self.inverse = bool(inverse)
         eps = np.spacing(1.0)
-        # which formula each column uses (decided at conversion like sklearn)
-        self.zero = (np.abs(self.lambdas) < eps).astype(np.int64)
+        # which formula each column uses, decided like sklearn / scipy
+        if kind == "yeo-johnson":
+            self.zero = (np.abs(self.lambdas) < eps).astype(np.int64)
+        elif inverse:  # scipy.special.inv_boxcox
+            self.zero = (self.lambdas == 0).astype(np.int64)
+        else:  # scipy.special.boxcox
+            self.zero = (np.abs(self.lambdas) < 1e-19).astype(np.int64)
         self.two = (np.abs(self.lambdas - 2) <= eps).astype(np.int64)
 
     def out_width(self, w):
