@@ -180,7 +180,11 @@ class Lookup(Op):
         self.n = len(tables)
         self.counts = np.array([t.size for t in tables], dtype=np.int64)
         self.offsets = np.concatenate([[0], np.cumsum(self.counts)[:-1]]).astype(np.int64)
-        self.values = np.concatenate(tables) if tables else np.zeros(0)
+        values = np.concatenate(tables) if tables else np.zeros(0)
+        # NaN entries (the centre of a constant feature's [-inf, inf] bin)
+        # are flagged and emitted as NAN by the template
+        self.isnan = np.isnan(values).astype(np.int64)
+        self.values = np.where(np.isnan(values), 0.0, values)
 
     def out_width(self, w):
         assert w == [self.n], (w, self.n)

@@ -147,7 +147,8 @@ def kbins(obj, g, x, ctx):
 def kbins_inverse(obj, g, x, ctx):
     if obj.encode != "ordinal":
         raise NotInvertible("KBinsDiscretizer: the inverse is converted for encode='ordinal' only")
-    centres = [(np.asarray(e[1:], float) + np.asarray(e[:-1], float)) * 0.5 for e in obj.bin_edges_]
+    with np.errstate(invalid="ignore"):  # a constant feature's [-inf, inf] bin: NaN, as in sklearn
+        centres = [(np.asarray(e[1:], float) + np.asarray(e[:-1], float)) * 0.5 for e in obj.bin_edges_]
     return g.add(Lookup(centres), x)
 
 
