@@ -33,12 +33,16 @@ from .render import format_doubles, format_floats
 
 #: codegen names accepted by the ``tree_codegen`` option
 CODEGENS = ("auto", "ifelse", "table", "branchfree")
-#: auto: branch-free evaluation up to this depth (padding costs 2**depth)
-BRANCHFREE_MAX_DEPTH = 4
+#: auto: branch-free evaluation up to this depth (padding costs 2**depth) ...
+BRANCHFREE_MAX_DEPTH = 10
+#: ... and this many padded leaves in the whole ensemble
+BRANCHFREE_MAX_SLOTS = 2 ** 20
 #: auto: nested ifs up to this many nodes in the whole ensemble, else a table
-IFELSE_MAX_NODES = 40000
+IFELSE_MAX_NODES = 10000
+#: auto: deeper trees use the table (compilers dislike very deep nesting)
+IFELSE_MAX_DEPTH = 64
 #: nodes per generated function in the ifelse strategy
-IFELSE_CHUNK_NODES = 6000
+IFELSE_CHUNK_NODES = 1000
 
 
 @dataclass
@@ -123,7 +127,7 @@ class TreeEnsemble(Op):
     template = "ops/tree_ensemble.c.j2"
 
     def __init__(self, trees, *, n_features, n_out, offsets, base=None, divisor=None,
-                 compare="float32", categorical=(), codegen="auto", leaf_ids=False):
+                 compare="float32", categorical=(), codegen="auto", leaf_ids=False, final=None):
         if codegen not in CODEGENS:
             from .errors import ConversionError
 
@@ -139,6 +143,9 @@ class TreeEnsemble(Op):
         else:
             self.width = int(self.trees[0].value.shape[1])
         self.leaf_ids = bool(leaf_ids)
+        #: None, or the class index computed from the double accumulator:
+        #: ("argmax",) first maximum; ("threshold", inclusive) acc[0] >(=) 0
+        self.final = final
         self.base = np.zeros(self.n_out) if base is None else np.asarray(base, np.float64).reshape(-1)
         self.divisor = None if divisor is None else float(divisor)
         self.compare = compare
@@ -161,15 +168,16 @@ class TreeEnsemble(Op):
             return "ifelse"
         if codegen != "auto":
             return codegen
-        if not self.has_cat and 1 <= self.depth <= BRANCHFREE_MAX_DEPTH:
+        if (not self.has_cat and 1 <= self.depth <= BRANCHFREE_MAX_DEPTH
+                and len(self.trees) * 2 ** self.depth <= BRANCHFREE_MAX_SLOTS):
             return "branchfree"
-        if self.n_nodes <= IFELSE_MAX_NODES:
+        if self.n_nodes <= IFELSE_MAX_NODES and self.depth <= IFELSE_MAX_DEPTH:
             return "ifelse"
         return "table"
 
     def out_width(self, w):
         assert w == [self.n_features], (w, self.n_features)
-        return self.n_out
+        return 1 if self.final else self.n_out
 
     def describe(self):
         return f"TreeEnsemble({len(self.trees)} trees, {self.codegen})"
@@ -185,7 +193,9 @@ class TreeEnsemble(Op):
     def thr_strings(self, t, float_t: str) -> list[str]:
         if self.float_cmp(float_t):
             f = float32_floor(t)
-            return [x + "f" if np.isfinite(v) else x for x, v in zip(format_floats(f), f)]
+            # (non-finite values spelled here: format_floats appends ".0" to them)
+            return [x + "f" if np.isfinite(v) else ("NAN" if np.isnan(v) else "INFINITY" if v > 0 else "-INFINITY")
+                    for x, v in zip(format_floats(f), f)]
         return format_doubles(np.asarray(t, np.float64))
 
     @staticmethod

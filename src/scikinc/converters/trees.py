@@ -119,7 +119,14 @@ def _gb_base(obj) -> np.ndarray:
     return np.asarray(obj._raw_predict_init(row), dtype=np.float64).reshape(-1)
 
 
-def _gb_ensemble(obj, ctx, leaves: bool) -> TreeEnsemble:
+def _final(out, K, inclusive):
+    """Class output computed on the double accumulator (no float ties)."""
+    if out != "class":
+        return None
+    return ("argmax",) if K > 1 else ("threshold", inclusive)
+
+
+def _gb_ensemble(obj, ctx, leaves: bool, final=None) -> TreeEnsemble:
     est = obj.estimators_
     M, K = est.shape
     lr = float(obj.learning_rate)
@@ -135,7 +142,7 @@ def _gb_ensemble(obj, ctx, leaves: bool) -> TreeEnsemble:
         return TreeEnsemble(trees, n_features=obj.n_features_in_, n_out=len(trees), offsets=offs,
                             codegen=codegen_option(ctx), leaf_ids=True)
     return TreeEnsemble(trees, n_features=obj.n_features_in_, n_out=K, offsets=offs, base=_gb_base(obj),
-                        codegen=codegen_option(ctx))
+                        codegen=codegen_option(ctx), final=final)
 
 
 @register_converter(GradientBoostingClassifier, notes=(
@@ -147,6 +154,8 @@ def gradient_boosting_classifier(obj, g, x, ctx):
     out = output_option(ctx, obj, ("proba", "proba_full", "decision_function", "class", "leaves"), "proba")
     if out == "leaves":
         return g.add(_gb_ensemble(obj, ctx, True), x)
+    if out == "class":  # sklearn: raw >= 0 (binary), argmax (multiclass)
+        return g.add(_gb_ensemble(obj, ctx, False, _final(out, obj.n_trees_per_iteration_, True)), x)
     raw = g.add(_gb_ensemble(obj, ctx, False), x)
     loss = type(obj._loss).__name__
     if obj.n_trees_per_iteration_ > 1:
@@ -195,11 +204,9 @@ def _forest(obj, g, x, ctx, classifier: bool):
         trees = [_sk_tree(e.tree_, e.tree_.value[:, :, 0]) for e in est]
     width = trees[0].value.shape[1]
     ens = TreeEnsemble(trees, n_features=n_features, n_out=width, offsets=np.zeros(len(trees)),
-                       divisor=None if single else len(est), codegen=codegen_option(ctx))
-    y = g.add(ens, x)
-    if classifier and out == "class":
-        y = g.add(ArgMax(), y)
-    return y
+                       divisor=None if single else len(est), codegen=codegen_option(ctx),
+                       final=("argmax",) if classifier and out == "class" else None)
+    return g.add(ens, x)
 
 
 _TREE_NOTES = ("NaN routed like sklearn (missing_go_to_left); exact float32 split decisions; "
@@ -219,7 +226,7 @@ for _cls in (RandomForestRegressor, ExtraTreesRegressor, DecisionTreeRegressor, 
 # ---------------------------------------------------------------------------
 
 
-def _hgb_ensemble(obj, ctx, leaves: bool) -> TreeEnsemble:
+def _hgb_ensemble(obj, ctx, leaves: bool, final=None) -> TreeEnsemble:
     n_features = obj.n_features_in_
     pre = getattr(obj, "_preprocessor", None)
     categorical = []
@@ -254,7 +261,7 @@ def _hgb_ensemble(obj, ctx, leaves: bool) -> TreeEnsemble:
                             categorical=categorical, codegen=codegen_option(ctx), leaf_ids=True)
     return TreeEnsemble(trees, n_features=n_features, n_out=K, offsets=offs,
                         base=np.asarray(obj._baseline_prediction, np.float64).reshape(-1),
-                        compare="float64", categorical=categorical, codegen=codegen_option(ctx))
+                        compare="float64", categorical=categorical, codegen=codegen_option(ctx), final=final)
 
 
 _HGB_NOTES = ("NaN routing (missing_go_to_left), categorical splits (bitsets, unknown categories → "
@@ -269,6 +276,8 @@ def hist_gradient_boosting_classifier(obj, g, x, ctx):
     out = output_option(ctx, obj, ("proba", "proba_full", "decision_function", "class", "leaves"), "proba")
     if out == "leaves":
         return g.add(_hgb_ensemble(obj, ctx, True), x)
+    if out == "class":  # sklearn: raw > 0 (binary), argmax (multiclass)
+        return g.add(_hgb_ensemble(obj, ctx, False, _final(out, obj.n_trees_per_iteration_, False)), x)
     raw = g.add(_hgb_ensemble(obj, ctx, False), x)
     link = "softmax" if obj.n_trees_per_iteration_ > 1 else "logit"
     return classifier_head(g, raw, link, out, class_threshold_inclusive=False)

@@ -1,0 +1,327 @@
+"""Tree ensembles vs sklearn: exact leaf decisions on 100k rows that sit on,
+just below and just above every threshold (plus NaN), bit-exact raw scores in
+double, probabilities within 1e-6, all three code generators."""
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from sklearn.ensemble import (
+    ExtraTreesClassifier,
+    ExtraTreesRegressor,
+    GradientBoostingClassifier,
+    GradientBoostingRegressor,
+    HistGradientBoostingClassifier,
+    HistGradientBoostingRegressor,
+    RandomForestClassifier,
+    RandomForestRegressor,
+)
+from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
+
+import scikinc
+from scikinc.errors import ConversionError
+from scikinc.ops_trees import float32_floor
+from util import as_type, build, check_contract, rows
+
+CODEGENS = ["ifelse", "table", "branchfree"]
+
+
+def _d(tmp_path, name):
+    d = tmp_path / name
+    d.mkdir(exist_ok=True)
+    return d
+
+
+def _data(n=3000, k=6, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, k))
+    X[:, 1] = np.round(X[:, 1] * 3)  # ties and repeated values
+    score = X[:, 0] + 0.5 * X[:, 1] ** 2 - X[:, 2] * X[:, 3]
+    y2 = (score > 0.5).astype(int)
+    y3 = np.digitize(score, [-0.5, 1.0])
+    return X, y2, y3, score
+
+
+def threshold_rows(thresholds_per_feature, n_features, n=100_000, seed=1, nan=True, X_fit=None):
+    """Rows whose values are mostly thresholds, their float32 neighbours,
+    the float64 thresholds themselves, random values and NaN."""
+    rng = np.random.default_rng(seed)
+    R = np.empty((n, n_features))
+    for j in range(n_features):
+        t = np.asarray(thresholds_per_feature.get(j, []), dtype=np.float64)
+        t = t[np.isfinite(t)]
+        f = float32_floor(t).astype(np.float64)
+        up = np.nextafter(float32_floor(t), np.float32(np.inf)).astype(np.float64)
+        dn = np.nextafter(float32_floor(t), np.float32(-np.inf)).astype(np.float64)
+        cand = np.concatenate([t, f, up, dn, [0.0, -0.0, 1e30, -1e30]])
+        pick = cand[rng.integers(0, len(cand), n)]
+        if X_fit is not None:
+            rnd = X_fit[rng.integers(0, len(X_fit), n), j] + rng.normal(size=n) * 0.1
+        else:
+            rnd = rng.normal(size=n) * 3
+        u = rng.random(n)
+        R[:, j] = np.where(u < 0.6, pick, rnd)
+        if nan:
+            R[u > 0.97, j] = np.nan
+    return R
+
+
+def sk_thresholds(estimators):
+    th = {}
+    for e in estimators:
+        t = e.tree_
+        for f, v in zip(t.feature, t.threshold):
+            if f >= 0:
+                th.setdefault(int(f), []).append(v)
+    return th
+
+
+def hgb_thresholds(m):
+    th = {}
+    for preds in m._predictors:
+        for p in preds:
+            nd = p.nodes
+            for f, v, leaf, cat in zip(nd["feature_idx"], nd["num_threshold"], nd["is_leaf"], nd["is_categorical"]):
+                if not leaf and not cat:
+                    th.setdefault(int(f), []).append(v)
+    return th
+
+
+@pytest.fixture(scope="module")
+def gb_models():
+    X, y2, y3, score = _data()
+    return X, {
+        "gb2": GradientBoostingClassifier(n_estimators=60, max_depth=3, random_state=0).fit(X, y2),
+        "gb3": GradientBoostingClassifier(n_estimators=40, max_depth=3, random_state=0).fit(X, y3),
+        "gbexp": GradientBoostingClassifier(n_estimators=30, max_depth=2, loss="exponential").fit(X, y2),
+        "gbzero": GradientBoostingClassifier(n_estimators=30, max_depth=3, init="zero").fit(X, y3),
+    }
+
+
+@pytest.mark.parametrize("codegen", CODEGENS)
+def test_gradient_boosting_classifier_exact(tmp_path, gb_models, codegen):
+    X, models = gb_models
+    ests = [e for m in models.values() for e in m.estimators_.ravel()]
+    R = threshold_rows(sk_thresholds(ests), X.shape[1], nan=False, X_fit=X)
+    opts = {"tree_codegen": codegen}
+    for float_t in ("float", "double"):
+        fns = check_contract(models, _d(tmp_path, float_t), float_t=float_t, X=R[:64], options=opts)
+        raw = build(models, _d(tmp_path, float_t), float_t=float_t, stem="raw",
+                    options={**opts, "output": "decision_function"})
+        Rt = as_type(R, float_t)
+        for name, m in models.items():
+            p = m.predict_proba(Rt)
+            got = fns[name](Rt)
+            if m.n_classes_ == 2:
+                assert got.shape == (len(R), 1)
+                p = p[:, 1:]
+            np.testing.assert_allclose(got, p, rtol=0, atol=1e-6, err_msg=name)
+            d = m.decision_function(Rt).reshape(len(R), -1)
+            r = raw[name](Rt)
+            if float_t == "double":  # same summation order: bit-exact
+                assert np.array_equal(r, d), name
+            else:
+                np.testing.assert_allclose(r, d, rtol=1e-6, atol=1e-6)
+    # leaf decisions: identical to sklearn's apply() on every row
+    lv = build(models, tmp_path, float_t="float", stem="leaves", options={**opts, "output": "leaves"})
+    Rt = as_type(R, "float")
+    for name, m in models.items():
+        assert np.array_equal(lv[name](Rt), m.apply(Rt).reshape(len(R), -1).astype(np.float32)), name
+
+
+def test_gradient_boosting_class_and_full_outputs(tmp_path, gb_models):
+    X, models = gb_models
+    R = rows(X, 2000)
+    cls = build(models, tmp_path, stem="cls", options={"output": "class"})
+    full = build(models, tmp_path, stem="full", options={"output": "proba_full"})
+    Rt = as_type(R, "float")
+    for name, m in models.items():
+        assert np.array_equal(cls[name](Rt)[:, 0], np.searchsorted(m.classes_, m.predict(Rt))), name
+        np.testing.assert_allclose(full[name](Rt), m.predict_proba(Rt), atol=1e-6)
+
+
+@pytest.mark.parametrize("float_t", ["float", "double"])
+def test_gradient_boosting_regressor_losses(tmp_path, float_t):
+    X, _, _, score = _data(2000, 5, seed=3)
+    y = score + np.random.default_rng(0).normal(size=len(score)) * 0.3
+    models = {loss: GradientBoostingRegressor(loss=loss, n_estimators=40, max_depth=4, random_state=0).fit(X, y)
+              for loss in ("squared_error", "absolute_error", "huber", "quantile")}
+    models["zero"] = GradientBoostingRegressor(init="zero", n_estimators=20, max_depth=5).fit(X, y)
+    R = rows(X, 2000)
+    fns = check_contract(models, tmp_path, float_t=float_t, X=R)
+    Rt = as_type(R, float_t)
+    for name, m in models.items():
+        got = fns[name](Rt)[:, 0]
+        if float_t == "double":
+            assert np.array_equal(got, m.predict(Rt)), name
+        else:
+            np.testing.assert_allclose(got, m.predict(Rt), rtol=1e-6, atol=1e-6, err_msg=name)
+
+
+@pytest.mark.parametrize("codegen", CODEGENS)
+def test_forests_and_trees_exact(tmp_path, codegen):
+    X, y2, y3, score = _data(2000, 6, seed=5)
+    Xn = X.copy()
+    Xn[np.random.default_rng(2).random(X.shape) < 0.05] = np.nan  # trained with missing values
+    # nested ifs compile slowly (~0.5 ms per node at -O3): keep those forests small
+    d = {"ifelse": 5, "branchfree": 7, "table": 12}[codegen]
+    n = 6 if codegen == "ifelse" else 15
+    models = {
+        "rf2": RandomForestClassifier(n_estimators=n, max_depth=d, random_state=0).fit(Xn, y2),
+        "rf3": RandomForestClassifier(n_estimators=n, max_depth=d, random_state=0).fit(X, y3),
+        "et3": ExtraTreesClassifier(n_estimators=n, max_depth=d, random_state=0).fit(Xn, y3),
+        "dt3": DecisionTreeClassifier(max_depth=d + 2, random_state=0).fit(X, y3),
+        "rfr": RandomForestRegressor(n_estimators=n, max_depth=d, random_state=0).fit(Xn, score),
+        "etr2": ExtraTreesRegressor(n_estimators=n, max_depth=d, random_state=0).fit(
+            X, np.c_[score, -2 * score]),
+        "dtr": DecisionTreeRegressor(max_depth=d + 2, random_state=0).fit(X, score),
+    }
+    ests = [e for m in models.values() for e in (m.estimators_ if hasattr(m, "estimators_") else [m])]
+    R = threshold_rows(sk_thresholds(ests), X.shape[1], n=100_000, X_fit=X)
+    opts = {"tree_codegen": codegen}
+    for float_t in ("float", "double"):
+        fns = check_contract(models, _d(tmp_path, float_t), float_t=float_t, X=R[:64], options=opts)
+        Rt = as_type(R, float_t)
+        for name, m in models.items():
+            got = fns[name](Rt)
+            if hasattr(m, "predict_proba"):
+                exp = m.predict_proba(Rt)
+                exp = exp[:, 1:] if exp.shape[1] == 2 else exp
+            else:
+                exp = m.predict(Rt).reshape(len(R), -1)
+            if float_t == "double":
+                assert np.array_equal(got, exp), name
+            else:
+                np.testing.assert_allclose(got, exp, rtol=1e-6, atol=1e-6, err_msg=name)
+    lv = build(models, tmp_path, stem="leaves", options={**opts, "output": "leaves"})
+    Rt = as_type(R, "float")
+    for name, m in models.items():
+        assert np.array_equal(lv[name](Rt), m.apply(Rt).reshape(len(R), -1).astype(np.float32)), name
+    cls = build({k: v for k, v in models.items() if hasattr(v, "predict_proba")}, tmp_path, stem="cls",
+                options={**opts, "output": "class"})
+    for name, f in cls.items():
+        assert np.array_equal(f(Rt)[:, 0], np.searchsorted(models[name].classes_, models[name].predict(Rt)))
+
+
+def _hgb_data(seed=0, n=3000):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 6))
+    X[:, 4] = rng.integers(0, 12, n)  # categorical
+    X[:, 5] = rng.choice([-3.0, 0.5, 2.0, 7.0, 100.0], n)  # categorical with arbitrary values
+    score = X[:, 0] - X[:, 1] ** 2 + np.isin(X[:, 4], [1, 3, 8, 9]) * 1.5 - (X[:, 5] == 2.0)
+    X[rng.random(X.shape) < 0.05] = np.nan
+    return X, score
+
+
+@pytest.mark.parametrize("codegen", ["ifelse", "table", "branchfree"])
+def test_hist_gradient_boosting_exact(tmp_path, codegen):
+    X, score = _hgb_data()
+    y2 = (score > 0).astype(int)
+    y3 = np.digitize(score, [-1, 0.5])
+    cat = [4, 5] if codegen != "branchfree" else None
+    kw = dict(max_iter=30, random_state=0, categorical_features=cat, max_depth=5 if cat is None else None)
+    yp = np.exp(score / 3)
+    models = {
+        "hgb2": HistGradientBoostingClassifier(**kw).fit(X, y2),
+        "hgb3": HistGradientBoostingClassifier(**kw).fit(X, y3),
+        "hgbr": HistGradientBoostingRegressor(**kw).fit(X, score),
+        "hgbabs": HistGradientBoostingRegressor(loss="absolute_error", **kw).fit(X, score),
+        "hgbq": HistGradientBoostingRegressor(loss="quantile", quantile=0.8, **kw).fit(X, score),
+        "hgbpois": HistGradientBoostingRegressor(loss="poisson", **kw).fit(X, yp),
+        "hgbgam": HistGradientBoostingRegressor(loss="gamma", **kw).fit(X, yp),
+    }
+    th = {}
+    for m in models.values():
+        for j, v in hgb_thresholds(m).items():
+            th.setdefault(j, []).extend(v)
+    R = threshold_rows(th, X.shape[1], n=100_000, X_fit=np.nan_to_num(X))
+    rng = np.random.default_rng(9)
+    R[:, 4] = rng.choice([0, 1, 2, 3, 5, 8, 9, 11, 12, 15, 1.5, -1, 300, np.nan], len(R))  # unknown ones too
+    R[:, 5] = rng.choice([-3.0, 0.5, 2.0, 7.0, 100.0, 3.0, np.nan], len(R))
+    if cat is None:
+        R[:, 4:] = rng.normal(size=(len(R), 2)) * 5
+    opts = {"tree_codegen": codegen}
+    for float_t in ("float", "double"):
+        fns = check_contract(models, _d(tmp_path, float_t), float_t=float_t, X=R[:64], options=opts)
+        raw = build(models, _d(tmp_path, float_t), float_t=float_t, stem="raw",
+                    options={**opts, "output": "decision_function"})
+        Rt = as_type(R, float_t)
+        for name, m in models.items():
+            got = fns[name](Rt)
+            rawexp = m._raw_predict(Rt)
+            if float_t == "double":  # same leaves, same summation order
+                assert np.array_equal(raw[name](Rt), rawexp), name
+            else:
+                np.testing.assert_allclose(raw[name](Rt), rawexp, rtol=1e-6, atol=1e-5)
+            if hasattr(m, "predict_proba"):
+                exp = m.predict_proba(Rt)
+                exp = exp[:, 1:] if exp.shape[1] == 2 else exp
+                np.testing.assert_allclose(got, exp, rtol=0, atol=1e-6, err_msg=name)
+            else:
+                np.testing.assert_allclose(got[:, 0], m.predict(Rt), rtol=1e-6, atol=1e-6, err_msg=name)
+    cls = build({k: models[k] for k in ("hgb2", "hgb3")}, tmp_path, stem="cls", options={**opts, "output": "class"})
+    Rt = as_type(R, "float")
+    for name, f in cls.items():
+        assert np.array_equal(f(Rt)[:, 0], models[name].predict(Rt)), name
+
+
+def test_error_messages():
+    X, y2, y3, score = _data(500, 4)
+    bad_init = GradientBoostingClassifier(n_estimators=5, init=DecisionTreeClassifier(max_depth=1)).fit(X, y2)
+    with pytest.raises(ConversionError, match="custom init estimator.*DecisionTreeClassifier"):
+        scikinc.convert(bad_init)
+    gb = GradientBoostingRegressor(n_estimators=5).fit(X, score)
+    with pytest.raises(ConversionError, match="output='proba' is not available.*'predict'"):
+        scikinc.convert(gb, options={"output": "proba"})
+    with pytest.raises(ConversionError, match="tree_codegen must be one of"):
+        scikinc.convert(gb, options={"tree_codegen": "magic"})
+    Xc, s = _hgb_data(n=500)
+    h = HistGradientBoostingRegressor(max_iter=5, categorical_features=[4]).fit(Xc, s)
+    with pytest.raises(ConversionError, match="branchfree.*categorical"):
+        scikinc.convert(h, options={"tree_codegen": "branchfree"})
+    rf = RandomForestClassifier(n_estimators=2).fit(X, np.c_[y2, y3])
+    with pytest.raises(ConversionError, match="multi-output classification"):
+        scikinc.convert(rf)
+
+
+def test_very_deep_tree_no_recursion(tmp_path):
+    """A chain-shaped tree thousands of levels deep: no RecursionError, table code."""
+    x = np.arange(4000, dtype=np.float64)[:, None]
+    y = 1.5 ** (x[:, 0] / 10)  # each split isolates the largest sample
+    m = DecisionTreeRegressor().fit(x, y)
+    assert m.get_depth() > 1000
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(200)
+    try:
+        src = scikinc.convert({"deep": m})
+    finally:
+        sys.setrecursionlimit(limit)
+    assert "_nodes[" in src  # auto picked the table
+    f = build({"deep": m}, tmp_path, float_t="double")["deep"]
+    R = np.concatenate([x, x + 0.5, [[np.nan], [-1]]])
+    assert np.array_equal(f(R)[:, 0], m.predict(R))
+
+
+@pytest.mark.slow
+def test_500_trees_depth_8_compiles_fast(tmp_path):
+    """500 trees of depth 8: gcc -O3 in < 60 s and < 2 GB (auto codegen and table)."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(4000, 10))
+    y = X[:, 0] + np.sin(3 * X[:, 1]) + rng.normal(size=4000)
+    m = ExtraTreesRegressor(n_estimators=500, max_depth=8, min_samples_leaf=1, random_state=0, n_jobs=2).fit(X, y)
+    assert max(e.get_depth() for e in m.estimators_) == 8
+    for cg in ("auto", "table"):
+        c = tmp_path / f"big_{cg}.c"
+        c.write_text(scikinc.convert({"big": m}, options={"tree_codegen": cg}))
+        res = subprocess.run(["/usr/bin/time", "-v", "gcc", "-O3", "-fPIC", "-shared", "-o",
+                              str(c.with_suffix(".so")), str(c), "-lm"], capture_output=True, text=True)
+        assert res.returncode == 0, res.stderr[-2000:]
+        wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (\S+)", res.stderr).group(1)
+        secs = sum(float(p) * 60 ** i for i, p in enumerate(reversed(wall.split(":"))))
+        rss_kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", res.stderr).group(1))
+        assert secs < 60 and rss_kb < 2_000_000, (cg, secs, rss_kb)
+        f = scikinc.load(c.with_suffix(".so"), "big")
+        R = rows(X, 1000)
+        np.testing.assert_allclose(f(as_type(R, "float")), m.predict(as_type(R, "float"))[:, None],
+                                   rtol=1e-6, atol=1e-6)
