@@ -274,3 +274,50 @@ class PowerMap(Op):
 
     def describe(self):
         return f"PowerMap({self.kind}{', inverse' if self.inverse else ''})"
+
+
+class OneHotInverse(Op):
+    """OneHotEncoder.inverse_transform: per feature, the category at the
+    first maximum (numpy argmax) of its block of ``counts[i]`` inputs; a block
+    summing to 0 gives ``zero_value[i]`` (the dropped category, or NaN)."""
+
+    template = "ops/pre_onehot_inverse.c.j2"
+
+    def __init__(self, categories, zero_value):
+        cats = [np.asarray(c, dtype=np.float64).reshape(-1) for c in categories]
+        self.n = len(cats)
+        self.counts = np.array([c.size for c in cats], dtype=np.int64)
+        self.offsets = np.concatenate([[0], np.cumsum(self.counts)[:-1]]).astype(np.int64)
+        values = np.concatenate(cats) if cats else np.zeros(0)
+        zero = _vec(zero_value, self.n, "zero_value")
+        # NaN entries are flagged and emitted as NAN by the template
+        self.isnan = np.isnan(values).astype(np.int64)
+        self.values = np.where(np.isnan(values), 0.0, values)
+        self.zero_isnan = np.isnan(zero).astype(np.int64)
+        self.zero = np.where(np.isnan(zero), 0.0, zero)
+        self.n_in = int(self.counts.sum())
+
+    def out_width(self, w):
+        if w != [self.n_in]:
+            raise ValueError(f"one-hot inverse expects {self.n_in} inputs, got {w}")
+        return self.n
+
+
+class RestoreMissing(Op):
+    """SimpleImputer.inverse_transform (add_indicator=True): original column
+    ``j`` is ``missing`` where its indicator ``x[ind[j]]`` is non-zero (or
+    when the feature was dropped, ``src[j] < 0``), else ``x[src[j]]``."""
+
+    template = "ops/pre_restore_missing.c.j2"
+
+    def __init__(self, src, ind, missing=np.nan):
+        self.src = np.asarray(src, dtype=np.int64).reshape(-1)
+        self.ind = np.asarray(ind, dtype=np.int64).reshape(-1)
+        self.n = self.src.size
+        self.missing = float(missing)
+        self.missing_is_nan = bool(np.isnan(self.missing))
+
+    def out_width(self, w):
+        if max(self.src.max(initial=-1), self.ind.max(initial=-1)) >= w[0]:
+            raise ValueError("column index out of range")
+        return self.n

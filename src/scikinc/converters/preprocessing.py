@@ -11,7 +11,8 @@ never fails, it returns a number for every input):
 * OneHotEncoder: a value matching no fitted category (``handle_unknown=
   'error'`` would raise) gives an all-zero block for that feature, exactly
   what ``handle_unknown='ignore'`` returns.  NaN matches a NaN category if
-  one was fitted, else gives zeros.
+  one was fitted, else gives zeros.  Inverse: an all-zero block gives the
+  dropped category, else NaN (sklearn: None, or an error).
 * KBinsDiscretizer: NaN (rejected by sklearn) goes to the last bin, as
   ``np.searchsorted`` would place it; the inverse clamps bin indices to
   ``[0, n_bins - 1]`` and maps NaN to NaN.
@@ -29,7 +30,8 @@ from sklearn.preprocessing import (KBinsDiscretizer, MaxAbsScaler, Normalizer, O
 
 from ..errors import ConversionError, NotInvertible
 from ..ir import Affine, Concat, Dense, Gather
-from ..ops_preprocessing import Bins, FillNaN, IsNaN, Lookup, Monomials, Normalize, OneHot, PowerMap
+from ..ops_preprocessing import (Bins, FillNaN, IsNaN, Lookup, Monomials, Normalize, OneHot, OneHotInverse,
+                                 PowerMap, RestoreMissing)
 from ..registry import register_converter, register_inverse
 
 # ---------------------------------------------------------------------------
@@ -133,7 +135,7 @@ for _cls in (PCA, IncrementalPCA):
 
 @register_converter(KBinsDiscretizer,
                     notes="encode ordinal, onehot, onehot-dense (dense output); any strategy; "
-                          "NaN goes to the last bin; inverse (bin centres) for ordinal")
+                          "NaN goes to the last bin; inverse (bin centres, indices clamped)")
 def kbins(obj, g, x, ctx):
     y = g.add(Bins([np.asarray(e, dtype=np.float64)[1:-1] for e in obj.bin_edges_]), x)
     if obj.encode == "ordinal":
@@ -146,7 +148,7 @@ def kbins(obj, g, x, ctx):
 @register_inverse(KBinsDiscretizer)
 def kbins_inverse(obj, g, x, ctx):
     if obj.encode != "ordinal":
-        raise NotInvertible("KBinsDiscretizer: the inverse is converted for encode='ordinal' only")
+        x = ctx.convert_inverse(obj._encoder, g, x)
     with np.errstate(invalid="ignore"):  # a constant feature's [-inf, inf] bin: NaN, as in sklearn
         centres = [(np.asarray(e[1:], float) + np.asarray(e[:-1], float)) * 0.5 for e in obj.bin_edges_]
     return g.add(Lookup(centres), x)
@@ -169,7 +171,7 @@ def _missing_value(obj):
 @register_converter(SimpleImputer,
                     notes="mean/median/most_frequent/constant with numeric or NaN missing_values; "
                           "features empty at fit are dropped (or kept with keep_empty_features); "
-                          "add_indicator")
+                          "add_indicator; inverse (add_indicator=True, like sklearn)")
 def simple_imputer(obj, g, x, ctx):
     mv = _missing_value(obj)
     stats = np.asarray(obj.statistics_, dtype=np.float64)
@@ -184,6 +186,24 @@ def simple_imputer(obj, g, x, ctx):
         if feats.size:
             y = g.add(Concat(), y, g.add(IsNaN(feats, missing=mv), x))
     return y
+
+
+@register_inverse(SimpleImputer)
+def simple_imputer_inverse(obj, g, x, ctx):
+    # sklearn defines inverse_transform only with add_indicator=True
+    ind = getattr(obj, "indicator_", None)
+    if not obj.add_indicator or ind is None:
+        raise NotInvertible("SimpleImputer: inverse_transform needs add_indicator=True")
+    mv = _missing_value(obj)
+    stats = np.asarray(obj.statistics_, dtype=np.float64)
+    n = stats.size
+    keep = np.arange(n) if obj.keep_empty_features else np.flatnonzero(~np.isnan(stats))
+    src = np.full(n, -1, dtype=np.int64)
+    src[keep] = np.arange(keep.size)
+    feats = np.asarray(ind.features_, dtype=np.int64)
+    where = np.full(n, -1, dtype=np.int64)
+    where[feats] = keep.size + np.arange(feats.size)
+    return g.add(RestoreMissing(src, where, missing=mv), x)
 
 
 # ---------------------------------------------------------------------------
@@ -211,7 +231,7 @@ def polynomial_features(obj, g, x, ctx):
                     notes="numeric categories (NaN allowed), drop first/if_binary/explicit; dense "
                           "output; a value outside the fitted categories gives an all-zero block "
                           "(the handle_unknown='ignore' result, also for 'error'); no infrequent "
-                          "categories")
+                          "categories; inverse (all-zero block -> dropped category, else NaN)")
 def one_hot_encoder(obj, g, x, ctx):
     if getattr(obj, "_infrequent_enabled", False):
         raise ConversionError("OneHotEncoder: infrequent categories (min_frequency/max_categories) "
@@ -230,3 +250,17 @@ def one_hot_encoder(obj, g, x, ctx):
             feat.append(i)
             vals.append(c)
     return g.add(OneHot(feat, vals), x)
+
+
+@register_inverse(OneHotEncoder)
+def one_hot_encoder_inverse(obj, g, x, ctx):
+    # sklearn: category at argmax of each block; an all-zero block gives the
+    # dropped category, or None (ignore) / an error (error) without drop: NaN here
+    drop = getattr(obj, "drop_idx_", None)
+    cats, zero = [], []
+    for i, c in enumerate(obj.categories_):
+        c = np.asarray(c, dtype=np.float64)
+        d = None if drop is None else drop[i]
+        cats.append(c if d is None else np.delete(c, int(d)))
+        zero.append(np.nan if d is None else c[int(d)])
+    return g.add(OneHotInverse(cats, zero), x)
