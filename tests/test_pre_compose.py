@@ -179,3 +179,24 @@ def test_error_messages_name_the_step():
         scikinc.convert({"ct": ct})
     with pytest.raises(scikinc.NotFittedError, match="Pipeline is not fitted: call fit"):
         scikinc.convert({"p": make_pipeline(StandardScaler())})
+
+
+def test_selector_error_paths():
+    """Selectors sklearn would not leave in a fitted transformer are refused clearly."""
+    X = _data(4)
+    ct = ColumnTransformer([("a", StandardScaler(), [0, 1])]).fit(X)
+    cases = [
+        (lambda X: [0, 1], "callable selector in a fitted transformer"),
+        (np.array([[0, 1]]), "cannot interpret column selector"),
+        (np.array([0.5, 1.5]), "cannot interpret column selector"),
+        (np.array([True, False]), "boolean column mask of the wrong length"),
+    ]
+    for sel, msg in cases:
+        bad = copy.deepcopy(ct)
+        bad.transformers_ = [("a", bad.transformers_[0][1], sel)]
+        with pytest.raises(scikinc.ConversionError, match=msg):
+            scikinc.convert({"ct": bad})
+    bad = copy.deepcopy(ct)
+    bad.transformers_ = [("a", "weird", [0])]
+    with pytest.raises(scikinc.ConversionError, match="ColumnTransformer part 'a': unknown transformer 'weird'"):
+        scikinc.convert({"ct": bad})

@@ -207,3 +207,27 @@ def test_refused_configurations():
     imp = SimpleImputer(missing_values="?", strategy="most_frequent").fit(np.array([["a"], ["?"]], dtype=object))
     with pytest.raises(scikinc.ConversionError, match="missing_values='\\?' is not numeric"):
         scikinc.convert({"i": imp})
+
+
+def test_conversion_error_paths():
+    from sklearn.preprocessing import QuantileTransformer
+
+    X = _data(5)
+    qt = QuantileTransformer(n_quantiles=50).fit(X)
+    qt.references_ = qt.references_ ** 2
+    with pytest.raises(scikinc.ConversionError, match="references_ is not numpy.linspace"):
+        scikinc.convert({"q": qt})
+    kb = KBinsDiscretizer(n_bins=3, encode="ordinal", quantile_method="linear").fit(X[:, :4])
+    kb.encode = "binary"
+    with pytest.raises(scikinc.ConversionError, match="unsupported encode='binary'"):
+        scikinc.convert({"k": kb})
+
+
+def test_box_cox_rule_for_non_positive_inputs(tmp_path):
+    """sklearn refuses x <= 0; the C follows libm: log(0) -> -inf based, NaN below."""
+    bc = PowerTransformer(method="box-cox", standardize=False).fit(_data(6)[:, 3:4])
+    f = check_contract({"bc": bc}, tmp_path, float_t="double")["bc"]
+    out = f(np.array([[0.0], [-1.0]]))[:, 0]
+    lam = bc.lambdas_[0]
+    assert out[0] == (-1 / lam if lam > 0 else -np.inf)
+    assert np.isnan(out[1])
