@@ -30,6 +30,8 @@ class QuantileTable(Op):
             raise ValueError("quantiles must be [n_features][n_quantiles]")
         self.n, self.nq = q.shape
         self.quantiles = q
+        # float builds store q as a float pair hi + lo (hi is q rounded to float)
+        self.quantiles_lo = q - q.astype(np.float32).astype(np.float64)
         self.normal = bool(normal)
         self.inverse = bool(inverse)
         self.threshold = float(threshold)

@@ -14,7 +14,11 @@ Reproduces ``QuantileTransformer._transform_col`` column by column:
 * NaN passes through in both directions.
 
 The interpolation replicates ``numpy.interp`` operation by operation, so in
-double the result is bit-identical to sklearn up to the normal PPF/CDF.
+double the result is bit-identical to sklearn up to the normal PPF/CDF.  The
+reference grid ``linspace(0, 1, n_quantiles)`` is recomputed in C.  All of it
+runs in double (long double for ``long double``) whatever FLOAT_T is; float
+builds store each quantile as a float pair hi + lo (~48 bits), so a float
+output differs from sklearn by its own rounding only (2.4e-7 at |y| = 5.2).
 Those are computed in double (long double for ``long double``): CDF from
 libm ``erf``/``erfc``; PPF from a rational first guess refined by a Halley
 step using ``erfc`` (``erf`` of the centred residual near p = 1/2).
@@ -32,7 +36,8 @@ from ..ops_preprocessing import QuantileTable
 from ..registry import register_converter, register_inverse
 
 NOTES = ("output_distribution uniform/normal, any n_quantiles/subsample; sklearn's two-sided "
-         "interpolation, bounds and clipping; NaN passes through")
+         "interpolation, bound masks and clipping (+-5.1993); NaN passes through; computed in double, "
+         "normal PPF max rel. error 6e-16 vs scipy")
 
 
 def _bounds_threshold():
