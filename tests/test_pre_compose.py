@@ -6,8 +6,9 @@ import warnings
 
 import numpy as np
 import pytest
-from sklearn.compose import ColumnTransformer, make_column_transformer
-from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.compose import ColumnTransformer, TransformedTargetRegressor, make_column_transformer
+from sklearn.decomposition import PCA
+from sklearn.pipeline import FeatureUnion, Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, MinMaxScaler, QuantileTransformer, StandardScaler
 from sklearn.tree import DecisionTreeRegressor
 
@@ -202,3 +203,32 @@ def test_selector_error_paths():
     bad.transformers_ = [("a", "weird", [0])]
     with pytest.raises(scikinc.ConversionError, match="ColumnTransformer part 'a': unknown transformer 'weird'"):
         scikinc.convert({"ct": bad})
+
+
+@pytest.mark.parametrize("float_t", ["float", "double"])
+def test_feature_union_and_transformed_target(tmp_path, float_t):
+    X = _data(5)
+    y = np.exp(X[:, 0] / 3) + X[:, 1]
+    models = {
+        "fu": FeatureUnion([("pca", PCA(2)), ("drop", "drop"), ("raw", "passthrough"),
+                            ("q", make_pipeline(StandardScaler(), QuantileTransformer(n_quantiles=100)))],
+                           transformer_weights={"pca": 0.5, "raw": 2.0}).fit(X),
+        "ttr_log": TransformedTargetRegressor(DecisionTreeRegressor(max_depth=6, random_state=0),
+                                              func=np.log, inverse_func=np.exp).fit(X, y),
+        "ttr_qt": TransformedTargetRegressor(make_pipeline(StandardScaler(), DecisionTreeRegressor(max_depth=5)),
+                                             transformer=QuantileTransformer(n_quantiles=100)).fit(X, y),
+    }
+    fns = check_contract(models, tmp_path, float_t=float_t, X=X)
+    Xt = as_type(X[:1200], float_t)
+    tol = 2e-6 if float_t == "float" else 1e-12
+    got = fns["fu"](Xt)
+    np.testing.assert_allclose(got, models["fu"].transform(Xt), rtol=tol, atol=tol * 50)
+    for name in ("ttr_log", "ttr_qt"):
+        expect = models[name].predict(Xt).reshape(len(Xt), -1)
+        got = fns[name](Xt)
+        close = np.isclose(got, expect, rtol=tol * 10, atol=tol * 10)
+        # float: features on a split threshold may take the other branch
+        assert close.mean() > (0.99 if float_t == "float" else 1 - 1e-12), name
+    bad = TransformedTargetRegressor(DecisionTreeRegressor(), func=np.log, inverse_func=lambda v: v, check_inverse=False).fit(X, y)
+    with pytest.raises(scikinc.ConversionError, match="inverse_func_inC"):
+        scikinc.convert({"bad": bad})

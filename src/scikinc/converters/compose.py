@@ -1,6 +1,7 @@
 """Pipeline (nested to any depth, ``"passthrough"``/``None`` steps, any
 convertible last step) and ColumnTransformer (every column-selector kind,
-``remainder``, sklearn's output order), with inverses.
+``remainder``, sklearn's output order), with inverses; FeatureUnion and
+TransformedTargetRegressor.
 
 A whole Pipeline is ONE symbol: each step's ops are appended to the same
 graph, so a ``Pipeline(scaler, model)`` compiles to a single function.
@@ -8,12 +9,12 @@ graph, so a ``Pipeline(scaler, model)`` compiles to a single function.
 from __future__ import annotations
 
 import numpy as np
-from sklearn.compose import ColumnTransformer
-from sklearn.pipeline import Pipeline
+from sklearn.compose import ColumnTransformer, TransformedTargetRegressor
+from sklearn.pipeline import FeatureUnion, Pipeline
 
 from ..core import n_inputs as _n_inputs_of
 from ..errors import ConversionError, NotInvertible
-from ..ir import Concat, Gather
+from ..ir import Affine, Concat, Gather
 from ..registry import lookup, register_converter, register_inverse
 
 
@@ -207,3 +208,47 @@ def column_transformer_inverse(obj, g, x, ctx):
     where = np.empty(n, dtype=np.int64)
     where[np.asarray(cols)] = np.arange(n)
     return _select(g, joined, where.tolist())
+
+
+# ---------------------------------------------------------------------------
+# FeatureUnion, TransformedTargetRegressor
+# ---------------------------------------------------------------------------
+
+
+@register_converter(FeatureUnion, notes="'drop'/'passthrough' parts, transformer_weights")
+def feature_union(obj, g, x, ctx):
+    weights = obj.transformer_weights or {}
+    outs = []
+    for name, trans in obj.transformer_list:
+        if isinstance(trans, str) and trans == "drop":
+            continue
+        if isinstance(trans, str) and trans == "passthrough":
+            y = x
+        else:
+            try:
+                y = ctx.convert(trans, g, x)
+            except ConversionError as e:
+                _rethrow(e, f"FeatureUnion part {name!r}")
+        w = weights.get(name)
+        if w is not None:
+            y = g.add(Affine(y.width, mul=np.full(y.width, float(w))), y)
+        outs.append(y)
+    if not outs:
+        raise ConversionError("FeatureUnion: every part is dropped; the output would be empty")
+    return outs[0] if len(outs) == 1 else g.add(Concat(), *outs)
+
+
+@register_converter(TransformedTargetRegressor,
+                    notes="predict: the regressor, then the inverse of transformer/inverse_func")
+def transformed_target_regressor(obj, g, x, ctx):
+    try:
+        y = ctx.convert(obj.regressor_, g, x)
+    except ConversionError as e:
+        _rethrow(e, "TransformedTargetRegressor regressor")
+    if not ctx.has_inverse(obj.transformer_):
+        raise ConversionError(f"TransformedTargetRegressor: the target transformer "
+                              f"{type(obj.transformer_).__name__} has no inverse converter")
+    try:
+        return ctx.convert_inverse(obj.transformer_, g, y)
+    except ConversionError as e:
+        _rethrow(e, "TransformedTargetRegressor transformer")
