@@ -231,3 +231,9 @@ def test_box_cox_rule_for_non_positive_inputs(tmp_path):
     lam = bc.lambdas_[0]
     assert out[0] == (-1 / lam if lam > 0 else -np.inf)
     assert np.isnan(out[1])
+
+
+def test_imputer_with_text_fill_value_is_refused():
+    imp = SimpleImputer(strategy="constant", fill_value="none").fit(np.array([[1.0], [np.nan]], dtype=object))
+    with pytest.raises(scikinc.ConversionError, match="fill values .* are not numeric"):
+        scikinc.convert({"i": imp})
