@@ -57,3 +57,34 @@ def test_clean_code_passes():
     out = res.stdout + res.stderr
     assert res.returncode == 0, out[-5000:]
     assert "sanitize: OK, no sanitizer report" in out
+
+
+@needs_asan
+def test_runtime_itself_under_asan(tmp_path):
+    """scikinc-run (config parser, column gathers, noise, CSV) built with
+    ASan + UBSan runs a pipeline, replays noise and reports config errors
+    without a sanitizer report."""
+    import numpy as np
+    from sklearn.preprocessing import MinMaxScaler, StandardScaler
+
+    import scikinc
+
+    res = subprocess.run(["make", "-C", str(ROOT / "runtime"), "asan"], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr[-3000:]
+    exe = ROOT / "runtime" / "build" / "scikinc-run-asan"
+    X = np.random.default_rng(0).normal(size=(50, 3))
+    scikinc.compile({"ss": StandardScaler().fit(X), "mm": MinMaxScaler().fit(X)}, tmp_path / "s.so")
+    np.savetxt(tmp_path / "x.csv", X, delimiter=",")
+    (tmp_path / "p.cfg").write_text("input x 3\nmodel a s.so ss\nmodel b s.so mm a[0:2] x[-1]\n"
+                                    "noise z 2\nconcat c b z a[1:]\noutput c x[0,2]\n")
+    (tmp_path / "bad.cfg").write_text("input x 3\nmodel a s.so ss x[0:2]\n")
+    env = {"ASAN_OPTIONS": "detect_leaks=1", "UBSAN_OPTIONS": "halt_on_error=1", "PATH": "/usr/bin:/bin"}
+    runs = [(["--pipeline", "p.cfg", "--dump-noise", "n.csv", "x.csv"], 0),
+            (["--pipeline", "p.cfg", "--rnd", "n.csv", "x.csv"], 0),
+            (["--so", "s.so", "--symbol", "ss_inverse", "--bench", "1000", "x.csv"], 0),
+            (["--pipeline", "bad.cfg", "x.csv"], 1),
+            (["--so", "s.so", "--symbol", "nope", "x.csv"], 1)]
+    for args, rc in runs:
+        res = subprocess.run([str(exe), *args], cwd=tmp_path, capture_output=True, text=True, env=env)
+        assert res.returncode == rc, (args, res.stderr[-3000:])
+        assert "Sanitizer" not in res.stderr and "runtime error" not in res.stderr, res.stderr[-3000:]
