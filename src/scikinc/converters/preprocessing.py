@@ -174,10 +174,11 @@ def _missing_value(obj):
                           "add_indicator; inverse (add_indicator=True, like sklearn)")
 def simple_imputer(obj, g, x, ctx):
     mv = _missing_value(obj)
-    stats = np.asarray(obj.statistics_)
-    if stats.dtype.kind not in "fiub":
-        raise ConversionError(f"SimpleImputer: the fill values {stats.tolist()!r} are not numeric")
-    stats = stats.astype(np.float64)
+    try:
+        stats = np.asarray(obj.statistics_, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ConversionError(f"SimpleImputer: the fill values {list(obj.statistics_)!r} "
+                              "are not numeric") from None
     keep = np.arange(x.width) if obj.keep_empty_features else np.flatnonzero(~np.isnan(stats))
     y = x if len(keep) == x.width else g.add(Gather(keep), x)
     y = g.add(FillNaN(stats[keep], missing=mv), y)
