@@ -106,10 +106,10 @@ def _reference(name, m, float_t):
     return r
 
 
-RTOL = {"float": 2e-6, "double": 1e-12}
+RTOL = {"float": 2e-6, "double": 1e-12, "long double": 1e-12}
 
 
-@pytest.mark.parametrize("float_t", ["float", "double"])
+@pytest.mark.parametrize("float_t", ["float", "double", "long double"])
 def test_preprocessing_matches_sklearn(tmp_path, float_t):
     X, C = _data(0), _cat(0)
     Xn = _with_nans(X)
