@@ -44,6 +44,11 @@ class Context:
                 raise NotFittedError(
                     f"{type(obj).__name__} is not fitted: call fit() before converting it"
                 ) from e
+            except (AttributeError, TypeError):
+                # sklearn cannot inspect a non-sklearn part of a composite (e.g. a
+                # Pipeline ending in a Keras model); the parts are checked one by
+                # one when they are converted
+                return
 
     def convert(self, obj, g: Graph, x: Value) -> Value:
         """Append the ops of ``obj``'s forward transform reading ``x``."""
