@@ -249,8 +249,13 @@ class Activation(Op):
     template = "ops/activation.c.j2"
     elementwise = True
     KINDS = {"linear", "relu", "leaky_relu", "sigmoid", "tanh", "exp", "log", "sqrt", "abs",
-             "square", "negative", "reciprocal"}
-    HELPERS = {"sigmoid": ("sigmoid",)}
+             "square", "negative", "reciprocal",
+             # Keras activations (formulas in templates/ops/activation.c.j2)
+             "relu6", "relu_full", "elu", "selu", "gelu", "gelu_tanh", "hard_sigmoid",
+             "hard_sigmoid_k2", "hard_silu", "silu", "mish", "softplus", "softsign",
+             "hard_tanh", "log_sigmoid", "celu"}
+    HELPERS = {"sigmoid": ("sigmoid",), "silu": ("sigmoid",), "softplus": ("softplus",),
+               "mish": ("softplus",), "log_sigmoid": ("softplus",)}
 
     def __init__(self, kind: str, **params):
         if kind not in self.KINDS:
