@@ -232,3 +232,18 @@ def test_feature_union_and_transformed_target(tmp_path, float_t):
     bad = TransformedTargetRegressor(DecisionTreeRegressor(), func=np.log, inverse_func=lambda v: v, check_inverse=False).fit(X, y)
     with pytest.raises(scikinc.ConversionError, match="inverse_func_inC"):
         scikinc.convert({"bad": bad})
+
+
+@pytest.mark.keras
+def test_pipeline_ending_in_a_keras_model_is_one_symbol(tmp_path):
+    keras = pytest.importorskip("keras")
+    X = _data(6, n=1200, k=4)
+    net = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, activation="tanh"), keras.layers.Dense(2)])
+    pipe = Pipeline([("scale", StandardScaler().fit(X)),
+                     ("qt", QuantileTransformer(n_quantiles=100, output_distribution="normal").fit(X)),
+                     ("nn", net)])
+    f = check_contract({"lamarr": pipe}, tmp_path, float_t="float", X=X)["lamarr"]
+    assert (f.n_inputs, f.n_outputs) == (4, 2) and f.inverse is None
+    Xf = as_type(X, "float")
+    expect = net.predict(pipe[:-1].transform(Xf).astype(np.float32), verbose=0)
+    np.testing.assert_allclose(f(Xf), expect, rtol=1e-5, atol=1e-5)
