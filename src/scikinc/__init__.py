@@ -14,10 +14,11 @@ from .errors import (CompileError, ConversionError, InvalidSymbolError, LoadErro
                      NotFittedError, NotInvertible, ScikincError, UnsupportedModelError)
 from .harness import MLFunction, load
 from .registry import register_converter, register_inverse, supported
+from .validation import Report, validate
 
 __all__ = [
     "convert", "compile", "load", "header", "MLFunction", "Context", "Generative", "Classifier",
-    "register_converter", "register_inverse", "supported",
+    "validate", "Report", "register_converter", "register_inverse", "supported",
     "ScikincError", "ConversionError", "UnsupportedModelError", "NotFittedError", "NotInvertible",
     "InvalidSymbolError", "ModelFileError", "CompileError", "LoadError",
 ]

@@ -153,7 +153,7 @@ def main(argv=None) -> int:
         if argv and argv[0] in SUBCOMMANDS:
             return SUBCOMMANDS[argv[0]](argv[1:])
         if argv and argv[0] == "validate":
-            from . import validate  # noqa: F401  (registers the subcommand)
+            from . import validation  # noqa: F401  (registers the subcommand)
 
             return SUBCOMMANDS["validate"](argv[1:])
         return convert_main(argv)

@@ -142,6 +142,10 @@ class OpContext:
     def fn(self, name):
         return self.num.fn(name)
 
+    def warr(self, a, per_line: int = 8):
+        """Array literal for SKC_WIDE_T tables (double, or long double)."""
+        return (self.num if self.num.float_t != "float" else Numbers("double")).arr(a, per_line)
+
 
 class Copy(Op):
     template = "ops/copy.c.j2"

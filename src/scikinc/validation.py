@@ -1,0 +1,175 @@
+"""Compare a compiled model with the library it came from, on real data.
+
+    scikinC validate [name=]model.pkl --data X.npy|X.csv [--so model.so]
+                     [--float_t double] [--atol 1e-5] [--rtol 1e-4] [--plot out.png]
+
+Python: ``scikinc.validate(model, X, so=None, ...) -> Report``.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .cli import subcommand
+from .errors import ModelFileError, ScikincError
+
+
+@dataclass
+class Report:
+    symbol: str
+    n_rows: int
+    max_abs: np.ndarray  # per output
+    max_rel: np.ndarray  # per output
+    worst_rows: list[int]
+    n_bad: int
+    atol: float
+    rtol: float
+    c_out: np.ndarray = field(repr=False)
+    py_out: np.ndarray = field(repr=False)
+
+    @property
+    def ok(self) -> bool:
+        return self.n_bad == 0
+
+    def __str__(self) -> str:
+        lines = [f"{self.symbol}: {self.n_rows} rows, {self.c_out.shape[1]} outputs "
+                 f"(tolerance |C - Python| <= {self.atol:g} + {self.rtol:g}*|Python|)",
+                 f"{'output':>8} {'max abs err':>14} {'max rel err':>14}"]
+        for j, (a, r) in enumerate(zip(self.max_abs, self.max_rel)):
+            lines.append(f"{j:>8} {a:>14.3e} {r:>14.3e}")
+        lines.append("worst rows: " + ", ".join(
+            f"{i} (|err|={np.nanmax(np.abs(self.c_out[i] - self.py_out[i])):.3e})" for i in self.worst_rows))
+        lines.append("PASS" if self.ok else f"FAIL: {self.n_bad} rows outside tolerance")
+        return "\n".join(lines)
+
+
+def _read_data(path: Path) -> np.ndarray:
+    if not path.exists():
+        raise ModelFileError(f"{path}: no such data file")
+    try:
+        if path.suffix == ".npy":
+            X = np.load(path, allow_pickle=False)
+        elif path.suffix in (".csv", ".txt"):
+            X = np.genfromtxt(path, delimiter=",", dtype=np.float64)
+            if np.isnan(X[0]).all():  # header line
+                X = X[1:]
+        else:
+            raise ModelFileError(f"{path}: data must be .npy or .csv")
+    except (ValueError, OSError) as e:
+        raise ModelFileError(f"{path}: cannot read data ({e})") from e
+    X = np.asarray(X, dtype=np.float64)
+    return X.reshape(1, -1) if X.ndim == 1 else X
+
+
+def validate(model, X, *, so=None, symbol: str | None = None, float_t: str = "float", atol: float = 1e-5,
+             rtol: float = 1e-4, rnd=None, seed: int = 0, options=None, plot=None, n_worst: int = 5) -> Report:
+    """Run the C and the Python implementation of ``model`` on ``X``.
+
+    ``so``: an existing library to test (otherwise the model is compiled in a
+    temporary directory).  Inputs are first rounded to the C type so both
+    sides see the same numbers.  Generative models get ``rnd`` (default: a
+    seeded standard-normal matrix).
+    """
+    from . import compile as _compile
+    from . import load, reference
+    from .core import _resolve, _items
+
+    (sym, obj), = _resolve(_items(model, symbol), {})
+    X = np.asarray(X, dtype=np.float64)
+    with tempfile.TemporaryDirectory() as tmp:
+        if so is None:
+            so = _compile({sym: obj}, Path(tmp) / "validate.so", float_t=float_t, options=options)
+        f = load(so, sym)
+        Xc = X.astype(f.dtype).astype(np.float64)
+        if f.n_random is not None:
+            if rnd is None:
+                rnd = np.random.default_rng(seed).normal(size=(len(X), f.n_random))
+            rnd = np.asarray(rnd, dtype=f.dtype).astype(np.float64)
+            c_out = f(Xc, rnd).astype(np.float64)
+        else:
+            c_out = f(Xc).astype(np.float64)
+    py_out = reference.predict(obj, Xc, rnd=rnd, options=options)
+    if py_out.shape != c_out.shape:
+        raise ScikincError(f"C output shape {c_out.shape} differs from Python's {py_out.shape}")
+    err = np.abs(c_out - py_out)
+    both_nan = np.isnan(c_out) & np.isnan(py_out)
+    err = np.where(both_nan, 0.0, err)
+    err = np.where(np.isnan(err), np.inf, err)
+    rel = err / np.maximum(np.abs(py_out), np.finfo(float).tiny)
+    bad = err > atol + rtol * np.abs(np.nan_to_num(py_out))
+    worst = np.argsort(-err.max(1), kind="stable")[:n_worst].tolist() if len(err) else []
+    rep = Report(sym, len(X), err.max(0) if len(err) else np.zeros(c_out.shape[1]),
+                 np.where(err.max(0) == 0, 0, rel.max(0)) if len(err) else np.zeros(c_out.shape[1]),
+                 worst, int(bad.any(1).sum()), atol, rtol, c_out, py_out)
+    if plot:
+        _plot(rep, Path(plot))
+    return rep
+
+
+def _plot(rep: Report, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    k = rep.c_out.shape[1]
+    fig, axes = plt.subplots(2, k, figsize=(3.2 * k, 5.5), squeeze=False)
+    for j in range(k):
+        a = axes[0][j]
+        lo, hi = np.nanpercentile(rep.py_out[:, j], [0.5, 99.5])
+        bins = np.linspace(lo, hi if hi > lo else lo + 1, 50)
+        a.hist(rep.py_out[:, j], bins=bins, histtype="stepfilled", alpha=0.4, label="Python")
+        a.hist(rep.c_out[:, j], bins=bins, histtype="step", color="k", label="C")
+        a.set_title(f"output {j}")
+        a.legend(fontsize=7)
+        r = axes[1][j]
+        r.plot(rep.py_out[:, j], rep.c_out[:, j] - rep.py_out[:, j], ",")
+        r.set_xlabel("Python value")
+        r.set_ylabel("C - Python")
+    fig.suptitle(f"{rep.symbol}: C vs Python on {rep.n_rows} rows")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+@subcommand("validate")
+def validate_main(argv) -> int:
+    from .cli import _parse_options
+    from .io import load_model_file, split_spec
+
+    p = argparse.ArgumentParser(prog="scikinC validate",
+                                description="Run the C and the Python implementation on data and compare.")
+    p.add_argument("model", metavar="[name=]MODEL")
+    p.add_argument("--data", required=True, help="rows to test: .npy or .csv (comma separated)")
+    p.add_argument("--so", default=None, help="test this library instead of compiling the model")
+    p.add_argument("-f", "--float_t", "--float-t", dest="float_t", default="float",
+                   choices=["float", "double", "long double"])
+    p.add_argument("--atol", type=float, default=1e-5)
+    p.add_argument("--rtol", type=float, default=1e-4)
+    p.add_argument("--plot", default=None, metavar="OUT.png", help="overlay distributions and residuals")
+    p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--trust", action="append", default=[], metavar="TYPE")
+    args = p.parse_args(argv)
+    name, path = split_spec(args.model)
+    from .io import sanitize
+
+    obj = load_model_file(path, trust=args.trust)
+    X = _read_data(Path(args.data))
+    rep = validate({name or sanitize(Path(path).stem): obj}, X, so=args.so, float_t=args.float_t,
+                   atol=args.atol, rtol=args.rtol, plot=args.plot, options=_parse_options(args.option))
+    print(rep)
+    if args.plot:
+        print(f"plot written to {args.plot}")
+    return 0 if rep.ok else 1
+
+
+def main() -> int:  # pragma: no cover
+    from .cli import main as cli_main
+
+    return cli_main(["validate", *sys.argv[1:]])
