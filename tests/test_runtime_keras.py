@@ -77,3 +77,23 @@ def test_keras_generative_pipeline(runtime, tmp_path):  # noqa: F811
     Xs = X[:400].astype(np.float32).astype(np.float64)
     ref = tY.inverse_transform(gen.predict(np.hstack([tX.transform(Xs), R]).astype(np.float32), verbose=0))
     np.testing.assert_allclose(got[:, :2], ref, rtol=1e-4, atol=1e-4 * np.abs(ref).max())
+
+
+KERAS_ACTIVATIONS = ["relu", "relu6", "elu", "selu", "gelu", "sigmoid", "hard_sigmoid", "silu", "hard_silu", "mish",
+                     "softplus", "softsign", "tanh", "log_sigmoid", "leaky_relu", "celu", "hard_tanh", "linear",
+                     "softmax", "log_softmax"]
+
+
+@needs_keras_converters
+@pytest.mark.parametrize("float_t", ["float", "double"])
+def test_keras_activations_do_not_trap(runtime, tmp_path, float_t):  # noqa: F811
+    """Every Keras activation on Dense outputs of +-1e30 inputs: no FP trap."""
+    models = {}
+    for a in KERAS_ACTIVATIONS:
+        keras.utils.set_random_seed(0)
+        inp = keras.Input(shape=(4,))
+        models["k_" + a] = keras.Model(inp, keras.layers.Dense(4, activation=a)(inp))
+    so = scikinc.compile(models, tmp_path / f"acts_{float_t}.so", float_t=float_t)
+    res = subprocess.run([str(runtime["fpe_host"]), str(so), *models], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert res.stdout.count("OK") == len(models)
