@@ -18,17 +18,20 @@ strings...) raises :class:`~scikinc.ConversionError`; the C is re-emitted
 from the parse tree, so nothing the user writes reaches the C file verbatim.
 An ``*_inC`` attribute takes precedence over ``func``.
 
-As in sklearn, ``inverse_func=None`` makes the inverse the identity.
+As in sklearn, ``inverse_func=None`` makes the inverse the identity.  An
+``inverse_func`` that cannot be translated (and has no ``inverse_func_inC``)
+only drops the ``_inverse`` symbol, with a warning.
 """
 from __future__ import annotations
 
 import math
 import re
+import warnings
 
 import numpy as np
 from sklearn.preprocessing import FunctionTransformer
 
-from ..errors import ConversionError
+from ..errors import ConversionError, NotInvertible
 from ..ops_preprocessing import Expr
 from ..registry import register_converter, register_inverse
 
@@ -224,4 +227,13 @@ def function_transformer(obj, g, x, ctx):
 
 @register_inverse(FunctionTransformer)
 def function_transformer_inverse(obj, g, x, ctx):
-    return _add(g, x, *_tree(obj, obj.inverse_func, "inverse_func_inC"))
+    # an untranslatable inverse_func costs the inverse symbol only (with a
+    # warning), not the forward conversion
+    try:
+        tree = _tree(obj, obj.inverse_func, "inverse_func_inC")
+    except NotInvertible:
+        raise
+    except ConversionError as e:
+        warnings.warn(f"no inverse symbol: {e}", UserWarning, stacklevel=2)
+        raise NotInvertible(str(e)) from e
+    return _add(g, x, *tree)
