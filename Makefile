@@ -1,5 +1,6 @@
 # Two commands on a fresh machine:
-#   make demo   -- install, fit small models, convert, compile, call them from C and Python
+#   make demo   -- install, train the seed's Dalitz models, convert, compile, call them from C,
+#                  from the C++ pipeline and from Python, print the results side by side
 #   make test   -- install the test dependencies and run the whole test-suite
 PYTHON ?= python3
 PIP ?= $(PYTHON) -m pip
@@ -12,8 +13,10 @@ install:
 install-test:
 	$(PIP) install -q -e ".[all]"
 
-demo: install
-	$(PYTHON) examples/quickstart/demo.py
+demo:
+	$(PIP) install -q -e ".[keras]"
+	$(MAKE) -s -C runtime
+	$(PYTHON) examples/dalitz/dalitz.py
 
 test: install-test
 	$(PYTHON) -m pytest -q -ra
