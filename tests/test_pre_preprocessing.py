@@ -237,3 +237,49 @@ def test_imputer_with_text_fill_value_is_refused():
     imp = SimpleImputer(strategy="constant", fill_value="none").fit(np.array([[1.0], [np.nan]], dtype=object))
     with pytest.raises(scikinc.ConversionError, match="fill values .* are not numeric"):
         scikinc.convert({"i": imp})
+
+
+@pytest.mark.parametrize("float_t", ["float", "double"])
+def test_more_transformers(tmp_path, float_t):
+    from sklearn.decomposition import FastICA, TruncatedSVD
+    from sklearn.impute import MissingIndicator
+    from sklearn.preprocessing import Binarizer, OrdinalEncoder
+
+    rng = np.random.default_rng(7)
+    X = rng.normal(size=(1500, 4)) @ rng.normal(size=(4, 4)) + [1, 2, 3, 4]
+    C = _cat(7)
+    Xn = _with_nans(X, 7)
+    Xn[:, 2] = X[:, 2]  # never missing: left out by features='missing-only'
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        models = {
+            "bin": (Binarizer(threshold=0.5).fit(X), X),
+            "mi": (MissingIndicator().fit(Xn), Xn),
+            "mi_all": (MissingIndicator(features="all").fit(Xn), Xn),
+            "oe": (OrdinalEncoder().fit(C), C),
+            "oe_enc": (OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1,
+                                      encoded_missing_value=-2).fit(C), np.concatenate([C, [[99, 0.25, np.nan]]])),
+            "svd": (TruncatedSVD(n_components=2, random_state=0).fit(X), X),
+            "ica": (FastICA(n_components=3, random_state=0).fit(X), X),
+            "ica_nowhite": (FastICA(whiten=False, random_state=0, max_iter=500).fit(X), X),
+        }
+    fns = check_contract({k: m for k, (m, _) in models.items()}, tmp_path, float_t=float_t, X=None)
+    rtol = RTOL[float_t]
+    for name, (m, D) in models.items():
+        D = as_type(D, float_t)
+        f = fns[name]
+        expect = m.transform(D).astype(np.float64)
+        got = f(D).astype(np.float64)
+        assert np.array_equal(np.isnan(got), np.isnan(expect)), name
+        np.testing.assert_allclose(got, expect, rtol=rtol, atol=4 * rtol * (1 + np.nanmax(np.abs(D))), err_msg=name)
+        if name in ("svd", "ica", "ica_nowhite"):
+            Y = as_type(expect, float_t)
+            inv = m.inverse_transform(Y)
+            np.testing.assert_allclose(f.inverse(Y), inv, rtol=rtol, atol=8 * rtol * (1 + np.abs(inv).max()),
+                                       err_msg=name)
+        else:
+            assert f.inverse is None, name
+    # OrdinalEncoder rule where sklearn raises: unseen value -> NaN
+    out = fns["oe"](np.array([[99.0, 7.0, np.nan], [0.0, 0.25, 1.0]]))
+    assert np.isnan(out[0, 0]) and out[0, 1] == list(models["oe"][0].categories_[1]).index(7.0)
+    assert np.isnan(out[1, 1])

@@ -323,3 +323,41 @@ class RestoreMissing(Op):
         if max(self.src.max(initial=-1), self.ind.max(initial=-1)) >= w[0]:
             raise ValueError("column index out of range")
         return self.n
+
+
+class Binarize(Op):
+    """``y[i] = x[i] > threshold ? 1 : 0`` (NaN -> 0)."""
+
+    template = "ops/pre_binarize.c.j2"
+    elementwise = True
+
+    def __init__(self, threshold: float):
+        self.threshold = float(threshold)
+
+    def out_width(self, w):
+        return w[0]
+
+
+class CategoryIndex(Op):
+    """OrdinalEncoder: ``y[i]`` = position of ``x[i]`` among feature i's
+    (non-NaN) categories; NaN gives ``nan_value[i]``, anything else
+    ``unknown``.  Values that are NaN are flagged, emitted as NAN."""
+
+    template = "ops/pre_catindex.c.j2"
+    elementwise = True
+
+    def __init__(self, categories, nan_value, unknown: float):
+        cats = [np.asarray(c, dtype=np.float64).reshape(-1) for c in categories]
+        self.n = len(cats)
+        self.counts = np.array([c.size for c in cats], dtype=np.int64)
+        self.offsets = np.concatenate([[0], np.cumsum(self.counts)[:-1]]).astype(np.int64)
+        self.values = np.concatenate(cats) if cats else np.zeros(0)
+        nv = _vec(nan_value, self.n, "nan_value")
+        self.nan_isnan = np.isnan(nv).astype(np.int64)
+        self.nan_value = np.where(np.isnan(nv), 0.0, nv)
+        self.unknown = float(unknown)
+        self.unknown_isnan = bool(np.isnan(self.unknown))
+
+    def out_width(self, w):
+        assert w == [self.n], (w, self.n)
+        return self.n

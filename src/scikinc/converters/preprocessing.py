@@ -2,7 +2,8 @@
 
 MaxAbsScaler, RobustScaler, Normalizer, PowerTransformer, PCA (and
 IncrementalPCA), KBinsDiscretizer, SimpleImputer, PolynomialFeatures,
-OneHotEncoder.  Each follows the operation order of sklearn's own
+OneHotEncoder; also Binarizer, MissingIndicator, OrdinalEncoder, TruncatedSVD,
+FastICA.  Each follows the operation order of sklearn's own
 ``transform`` so that double results agree to rounding.
 
 Rules where sklearn would raise instead of returning a value (the C code
@@ -19,19 +20,22 @@ never fails, it returns a number for every input):
 * PowerTransformer box-cox: non-positive inputs (rejected by sklearn) give
   what libm gives: ``log(0) = -inf`` based results, NaN for negatives.
 * Normalizer: NaN rows (rejected by sklearn) come out NaN.
+* OrdinalEncoder: an unseen value gives ``unknown_value`` with
+  ``handle_unknown='use_encoded_value'``, else NaN (sklearn raises); NaN
+  without a fitted NaN category counts as unseen.
 """
 from __future__ import annotations
 
 import numpy as np
-from sklearn.decomposition import PCA, IncrementalPCA
-from sklearn.impute import SimpleImputer
-from sklearn.preprocessing import (KBinsDiscretizer, MaxAbsScaler, Normalizer, OneHotEncoder,
-                                   PolynomialFeatures, PowerTransformer, RobustScaler)
+from sklearn.decomposition import PCA, FastICA, IncrementalPCA, TruncatedSVD
+from sklearn.impute import MissingIndicator, SimpleImputer
+from sklearn.preprocessing import (Binarizer, KBinsDiscretizer, MaxAbsScaler, Normalizer, OneHotEncoder,
+                                   OrdinalEncoder, PolynomialFeatures, PowerTransformer, RobustScaler)
 
 from ..errors import ConversionError, NotInvertible
 from ..ir import Affine, Concat, Dense, Gather
-from ..ops_preprocessing import (Bins, FillNaN, IsNaN, Lookup, Monomials, Normalize, OneHot, OneHotInverse,
-                                 PowerMap, RestoreMissing)
+from ..ops_preprocessing import (Binarize, Bins, CategoryIndex, FillNaN, IsNaN, Lookup, Monomials, Normalize,
+                                 OneHot, OneHotInverse, PowerMap, RestoreMissing)
 from ..registry import register_converter, register_inverse
 
 # ---------------------------------------------------------------------------
@@ -266,3 +270,66 @@ def one_hot_encoder_inverse(obj, g, x, ctx):
         cats.append(c if d is None else np.delete(c, int(d)))
         zero.append(np.nan if d is None else c[int(d)])
     return g.add(OneHotInverse(cats, zero), x)
+
+
+# ---------------------------------------------------------------------------
+# Binarizer, MissingIndicator, OrdinalEncoder, TruncatedSVD, FastICA
+# ---------------------------------------------------------------------------
+
+
+@register_converter(Binarizer, n_inputs=_n_features, notes="threshold; NaN gives 0")
+def binarizer(obj, g, x, ctx):
+    return g.add(Binarize(obj.threshold), x)
+
+
+@register_converter(MissingIndicator, notes="features missing-only/all, NaN or numeric missing_values")
+def missing_indicator(obj, g, x, ctx):
+    mv = _missing_value(obj)
+    return g.add(IsNaN(np.asarray(obj.features_, dtype=np.int64), missing=mv), x)
+
+
+@register_converter(OrdinalEncoder,
+                    notes="numeric categories (NaN -> encoded_missing_value); unseen values give "
+                          "unknown_value (use_encoded_value) or NaN where sklearn would raise; "
+                          "no infrequent categories")
+def ordinal_encoder(obj, g, x, ctx):
+    if getattr(obj, "_infrequent_enabled", False):
+        raise ConversionError("OrdinalEncoder: infrequent categories (min_frequency/max_categories) "
+                              "are not supported")
+    cats, nanv = [], []
+    for i, c in enumerate(obj.categories_):
+        c = np.asarray(c)
+        if c.dtype.kind not in "fiub":
+            raise ConversionError(f"OrdinalEncoder: feature {i} has non-numeric categories ({c.dtype})")
+        c = c.astype(np.float64)
+        has_nan = bool(np.isnan(c).any())
+        cats.append(c[~np.isnan(c)])
+        nanv.append(float(obj.encoded_missing_value) if has_nan else np.nan)
+    unknown = float(obj.unknown_value) if obj.handle_unknown == "use_encoded_value" else np.nan
+    # NaN without a NaN category is an unknown value
+    nanv = [v if not np.isnan(v) or np.isnan(c).any() else unknown
+            for v, c in zip(nanv, (np.asarray(c, dtype=np.float64) for c in obj.categories_))]
+    return g.add(CategoryIndex(cats, nanv, unknown), x)
+
+
+@register_converter(TruncatedSVD, notes="inverse")
+def truncated_svd(obj, g, x, ctx):
+    return g.add(Dense(np.asarray(obj.components_, dtype=np.float64).T), x)
+
+
+@register_inverse(TruncatedSVD)
+def truncated_svd_inverse(obj, g, x, ctx):
+    return g.add(Dense(np.asarray(obj.components_, dtype=np.float64)), x)
+
+
+@register_converter(FastICA, notes="whiten or not; inverse")
+def fast_ica(obj, g, x, ctx):
+    if obj.whiten:  # sklearn: (X - mean_) @ components_.T
+        x = g.add(Affine(x.width, sub=obj.mean_), x)
+    return g.add(Dense(np.asarray(obj.components_, dtype=np.float64).T), x)
+
+
+@register_inverse(FastICA)
+def fast_ica_inverse(obj, g, x, ctx):
+    return g.add(Dense(np.asarray(obj.mixing_, dtype=np.float64).T,
+                       obj.mean_ if obj.whiten else None), x)
