@@ -126,3 +126,21 @@ def test_activations_and_binary_ops(tmp_path):
             np.testing.assert_allclose(scikinc.load(so, "a_" + k)(X), fn(X), rtol=1e-14, err_msg=k)
     for k, fn in combos.items():
         np.testing.assert_allclose(scikinc.load(so, "b_" + k)(X), fn(X, np.tanh(X)), rtol=1e-14, atol=1e-15, err_msg=k)
+
+
+@pytest.mark.parametrize("float_t", ["float", "double", "long double"])
+def test_special_and_extreme_literals_round_trip(tmp_path, float_t):
+    """NaN, infinities, signed zero, subnormals and extremes survive the
+    number formatting exactly (shortest literals, no %.20f)."""
+    from scikinc.ir import Constant
+
+    vals = np.array([np.nan, np.inf, -np.inf, -0.0, 0.0, 1e-45, 1.4e-45, 3.4028234663852886e38, 0.1,
+                     1 / 3, -2.5e-310, 5e-324, 1.7976931348623157e308, 123456789.0, 1e22])
+    g = Graph(1)
+    g.output = g.add(Constant(vals), g.input)
+    so = _so([Entry("lits", finish(g))], tmp_path, float_t)
+    got = scikinc.load(so, "lits")(np.zeros(1))
+    dt = {"float": np.float32, "double": np.float64, "long double": np.longdouble}[float_t]
+    with np.errstate(over="ignore"):
+        expect = vals.astype(dt)
+    assert same_bits(got, expect), (got, expect)

@@ -66,7 +66,8 @@ def format_floats(a: np.ndarray) -> list[str]:
     float32 (parsed as double, then rounded to float, exactly as numpy does
     below)."""
     a64 = np.asarray(a, dtype=np.float64).reshape(-1)
-    a32 = a64.astype(np.float32)
+    with np.errstate(over="ignore"):  # beyond FLT_MAX: inf, as the C conversion gives
+        a32 = a64.astype(np.float32)
     res = np.empty(a32.size, dtype=object)
     finite = np.isfinite(a32)
     for i in np.nonzero(~finite)[0]:
@@ -82,7 +83,7 @@ def format_floats(a: np.ndarray) -> list[str]:
         todo = todo[~ok]
     for i in todo:  # cannot happen in practice; stay exact regardless
         res[i] = repr(float(exact[i]))
-    return [_fix(str(s)) for s in res]
+    return [str(s) if s in ("NAN", "INFINITY", "-INFINITY") else _fix(str(s)) for s in res]
 
 
 @dataclass
