@@ -55,9 +55,10 @@ def _special(x: float) -> str | None:
 
 
 def format_doubles(a: np.ndarray) -> list[str]:
-    out = []
-    for x in np.asarray(a, dtype=np.float64).reshape(-1).tolist():
-        out.append(_special(x) or repr(x))
+    a = np.asarray(a, dtype=np.float64).reshape(-1)
+    out = list(map(repr, a.tolist()))  # vectorised: millions of weights must format in seconds
+    for i in np.nonzero(~np.isfinite(a))[0]:
+        out[i] = _special(float(a[i]))
     return out
 
 
@@ -77,13 +78,21 @@ def format_floats(a: np.ndarray) -> list[str]:
     for p in (6, 7, 8, 9):
         if todo.size == 0:
             break
-        s = np.char.mod(f"%.{p}g", exact[todo])
-        ok = s.astype(np.float64).astype(np.float32) == a32[todo]
+        # str % per element and float() back: same strings as np.char.mod, ~10x faster
+        strs = list(map(f"%.{p}g".__mod__, exact[todo].tolist()))
+        back = np.fromiter(map(float, strs), dtype=np.float64, count=len(strs))
+        ok = back.astype(np.float32) == a32[todo]
+        s = np.empty(len(strs), dtype=object)
+        s[:] = strs
         res[todo[ok]] = s[ok]
         todo = todo[~ok]
     for i in todo:  # cannot happen in practice; stay exact regardless
         res[i] = repr(float(exact[i]))
-    return [str(s) if s in ("NAN", "INFINITY", "-INFINITY") else _fix(str(s)) for s in res]
+    out = res.tolist()
+    # only integral values can print without '.', 'e' (e.g. "3", "-0"): fix those
+    for i in np.nonzero(finite & (a32 == np.trunc(a32)))[0]:
+        out[i] = _fix(out[i])
+    return out
 
 
 @dataclass
