@@ -1,0 +1,151 @@
+"""Keras "resgen" benchmark: ns per single-row call of the scikinc .so (default
+portable build with target_clones, reproducible mode, -march=native) against
+ONNX Runtime (model converted with tf2onnx, 1 thread) and Keras ``model(x)``,
+plus the L2-bandwidth floor: weight bytes / (64 B per cycle) at the measured
+clock.
+
+    python -m benchmarks.bench_keras
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import numpy as np
+
+from .common import BUILD, fmt_ns, machine, time_c, time_py
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+N_IN, WIDTH, BLOCKS, N_OUT, SLOPE = 136, 128, 9, 5, 0.1
+
+_CLOCK_C = r"""
+#include <stdio.h>
+#include <time.h>
+static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec * 1e9 + t.tv_nsec; }
+int main(void)
+{
+  double best = 0;
+  for (int r = 0; r < 30; r++) {
+    const long n = 2000000;
+    long x = 0;
+    double t0 = now();
+    for (long i = 0; i < n; i++)  /* 10 dependent adds: 10 cycles per iteration */
+      __asm__ volatile("add $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\t"
+                       "add $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0" : "+r"(x));
+    double ghz = 10.0 * n / (now() - t0);
+    if (ghz > best) best = ghz;
+  }
+  printf("%.4f\n", best);
+  return 0;
+}
+"""
+
+
+def clock_ghz() -> tuple[float, str]:
+    """Core clock from a timed chain of dependent adds (1 cycle each); falls
+    back to /proc/cpuinfo."""
+    try:
+        BUILD.mkdir(parents=True, exist_ok=True)
+        src, exe = BUILD / "clock.c", BUILD / "clock"
+        src.write_text(_CLOCK_C)
+        subprocess.run(["gcc", "-O2", "-o", str(exe), str(src)], check=True, capture_output=True)
+        ghz = max(float(subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout)
+                  for _ in range(3))
+        return ghz, "dependent-add loop"
+    except (OSError, subprocess.CalledProcessError, ValueError):
+        pass
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("cpu MHz"):
+            return float(line.split(":")[1]) / 1000, "/proc/cpuinfo"
+    return float("nan"), "unknown"
+
+
+def resgen(seed: int = 0):
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    L = keras.layers
+    i = keras.Input((N_IN,))
+    x = L.LeakyReLU(SLOPE)(L.Dense(WIDTH)(i))
+    for _ in range(BLOCKS):
+        x = L.Add()([x, L.LeakyReLU(SLOPE)(L.Dense(WIDTH)(x))])
+    return keras.Model(i, L.Dense(N_OUT)(x), name="resgen")
+
+
+def _onnx_session(model):
+    import onnxruntime as ort
+    import tensorflow as tf
+    import tf2onnx
+
+    fn = tf.function(lambda x: model(x, training=False))
+    spec = [tf.TensorSpec((None, N_IN), tf.float32, name="x")]
+    proto, _ = tf2onnx.convert.from_function(fn, input_signature=spec, opset=17)
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = 1
+    so.inter_op_num_threads = 1
+    sess = ort.InferenceSession(proto.SerializeToString(), so, providers=["CPUExecutionProvider"])
+    name = sess.get_inputs()[0].name
+    return lambda x: sess.run(None, {name: x})[0]
+
+
+def _best_c(so, X, reps=3, **kw):
+    return min(time_c(so, "resgen", X, **kw) for _ in range(reps))
+
+
+def run() -> list[dict]:
+    import scikinc
+
+    model = resgen()
+    X = np.random.default_rng(0).normal(size=(256, N_IN)).astype(np.float32)
+    out = BUILD / "keras"
+    out.mkdir(parents=True, exist_ok=True)
+    src = scikinc.convert(model)
+    rows = []
+    ghz, how = clock_ghz()
+    n_w = sum(int(np.prod(w.shape)) for w in model.weights)
+    wbytes = 4 * n_w
+    floor_ns = wbytes / 64 / ghz
+    builds = {
+        "scikinc .so (default: -O3, target_clones)": {},
+        "scikinc .so (reproducible: -ffp-contract=off)": {"reproducible": True},
+        "scikinc .so (-march=native)": {"march_native": True},
+    }
+    ref = np.asarray(model(X[:4]), dtype=np.float64)
+    for label, kw in builds.items():
+        so = scikinc.compile(src, out / f"resgen_{len(rows)}.so", **kw)
+        got = scikinc.load(so, "resgen")(X[:4])
+        assert np.allclose(got, ref, rtol=1e-4, atol=1e-4), label
+        ns = _best_c(so, X)
+        rows.append({"model": "resgen", "tool": label, "ns_per_call": ns,
+                     "notes": f"{ns / floor_ns:.2f}x the L2 floor"})
+    try:
+        sess = _onnx_session(model)
+        x1 = X[:1]
+        assert np.allclose(sess(x1), ref[:1], rtol=1e-4, atol=1e-4)
+        ns = time_py(sess, x1)
+        rows.append({"model": "resgen", "tool": "ONNX Runtime (tf2onnx, Python, 1 thread, 1 row)",
+                     "ns_per_call": ns, "notes": f"{ns / rows[0]['ns_per_call']:.1f}x scikinc default"})
+    except Exception as e:  # noqa: BLE001 - report, keep the other rows
+        rows.append({"model": "resgen", "tool": "ONNX Runtime (tf2onnx)", "ns_per_call": float("nan"),
+                     "notes": f"unavailable: {type(e).__name__}: {str(e)[:80]}"})
+    x1 = X[:1]
+    ns = time_py(lambda x: model(x, training=False), x1, min_time=0.5, max_calls=2000)
+    rows.append({"model": "resgen", "tool": "Keras model(x) (Python, 1 row)", "ns_per_call": ns,
+                 "notes": f"{ns / rows[0]['ns_per_call']:.0f}x scikinc default"})
+    rows.append({"model": "resgen", "tool": "L2-bandwidth floor", "ns_per_call": floor_ns,
+                 "notes": f"{wbytes / 1024:.0f} KiB of float32 weights / 64 B per cycle at {ghz:.2f} GHz ({how})"})
+    return rows
+
+
+def main() -> None:
+    print(f"# Keras resgen ({N_IN} -> {WIDTH} x {BLOCKS + 1} residual -> {N_OUT}); {machine()}")
+    rows = run()
+    w = max(len(r["tool"]) for r in rows)
+    for r in rows:
+        print(f"{r['tool']:<{w}}  {fmt_ns(r['ns_per_call']):>10}  {r['notes']}")
+
+
+if __name__ == "__main__":
+    main()
