@@ -1,0 +1,149 @@
+"""Tree ensembles: per-row latency of scikinc's compiled code (timed from C)
+against sklearn ``predict_proba`` on one row, ONNX Runtime (skl2onnx, one
+thread, one row, timed from Python: includes ~µs of binding overhead) and
+tl2cgen/treelite compiled code (timed from C with
+``bench_trees_tl2cgen.c``: the same loop as ``ctime.c``, filling tl2cgen's
+``union Entry`` row per call).
+
+Inputs are held-out rows of the training distribution, cycled over 5000 rows,
+so that branch predictors cannot learn them.
+
+    python -m benchmarks.bench_trees
+"""
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from .common import BUILD, HERE, fmt_ns, machine, time_c, time_py
+
+N_FEATURES = 10
+
+
+def _data(n, seed=0, classes=2):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, N_FEATURES))
+    s = X[:, 0] + np.sin(2 * X[:, 1]) + X[:, 2] * X[:, 3] - 0.5 * X[:, 4] ** 2 + 0.3 * rng.normal(size=n)
+    y = (s > 0).astype(int) if classes == 2 else np.digitize(s, np.quantile(s, np.linspace(0, 1, classes + 1)[1:-1]))
+    return X, y
+
+
+def models():
+    from sklearn.ensemble import (GradientBoostingClassifier, HistGradientBoostingClassifier,
+                                  RandomForestClassifier)
+
+    X2, y2 = _data(6000)
+    X3, y3 = _data(6000, classes=3)
+    return [
+        ("GBDT 100×d3, 2 classes", GradientBoostingClassifier(n_estimators=100, max_depth=3, random_state=0), X2, y2),
+        ("GBDT 100×d3, 3 classes", GradientBoostingClassifier(n_estimators=100, max_depth=3, random_state=0), X3, y3),
+        ("HistGB 200 it., 2 classes", HistGradientBoostingClassifier(max_iter=200, early_stopping=False,
+                                                                     random_state=0), X2, y2),
+        ("RF 100×d10, 2 classes", RandomForestClassifier(n_estimators=100, max_depth=10, random_state=0, n_jobs=2),
+         X2, y2),
+    ]
+
+
+def _tl2cgen_harness() -> Path:
+    BUILD.mkdir(parents=True, exist_ok=True)
+    exe = BUILD / "bench_trees_tl2cgen"
+    src = HERE / "bench_trees_tl2cgen.c"
+    if not exe.exists() or exe.stat().st_mtime < src.stat().st_mtime:
+        subprocess.run(["gcc", "-O2", "-o", str(exe), str(src), "-ldl", "-lm"], check=True)
+    return exe
+
+
+def time_tl2cgen(m, X, n_out, workdir: Path) -> float:
+    import tl2cgen
+    import treelite
+
+    tm = treelite.sklearn.import_model(m)
+    lib = workdir / "tl2cgen.so"
+    tl2cgen.export_lib(tm, toolchain="gcc", libpath=str(lib), params={"parallel_comp": 8}, nthread=2)
+    rows = workdir / "rows_tl2cgen.bin"
+    np.ascontiguousarray(X, dtype=np.float64).tofile(rows)
+    res = subprocess.run([str(_tl2cgen_harness()), str(lib), str(rows), str(len(X)), str(X.shape[1]), str(n_out),
+                          "20000"], capture_output=True, text=True, check=True)
+    return float(res.stdout.strip())
+
+
+def time_onnx(m, X) -> float:
+    import onnxruntime as ort
+    from skl2onnx import to_onnx
+
+    onx = to_onnx(m, X[:1].astype(np.float32), options={id(m): {"zipmap": False}}, target_opset=17)
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = 1
+    so.inter_op_num_threads = 1
+    sess = ort.InferenceSession(onx.SerializeToString(), so, providers=["CPUExecutionProvider"])
+    name = sess.get_inputs()[0].name
+    row = X[:1].astype(np.float32)
+    return time_py(sess.run, None, {name: row})
+
+
+def run() -> list[dict]:
+    import scikinc
+    from threadpoolctl import threadpool_limits
+
+    warnings.filterwarnings("ignore")
+    out = []
+    work = Path(tempfile.mkdtemp(prefix="bench_trees_", dir=str(BUILD) if BUILD.exists() else None))
+    with threadpool_limits(1):
+        for label, m, X, y in models():
+            m.fit(X, y)
+            Xt, _ = _data(5000, seed=1)
+            n_nodes = sum(e.tree_.node_count for e in np.ravel(m.estimators_)) if hasattr(m, "estimators_") \
+                else sum(p.nodes.size for ps in m._predictors for p in ps)
+            n_out = 1 if len(m.classes_) == 2 else len(m.classes_)
+            skc = {}
+            for cg in ("auto", "branchfree", "table", "ifelse"):
+                if cg == "ifelse" and n_nodes > 15000:
+                    continue  # nested ifs for this many nodes take minutes to compile
+                so = scikinc.compile({"m": m}, work / f"{abs(hash(label))}_{cg}.so",
+                                     options={"tree_codegen": cg})
+                ns = time_c(so, "m", Xt)
+                skc[cg] = ns
+                if cg == "auto":
+                    from scikinc.core import build_entries
+
+                    ens = build_entries({"m": m})[0].graph.ops[0]
+                    chosen = ens.codegen
+                    out.append(dict(model=label, tool="scikinc", ns_per_call=ns,
+                                    notes=f"auto → {chosen}; {n_nodes} nodes; float, gcc -O3"))
+                else:
+                    out.append(dict(model=label, tool=f"scikinc ({cg})", ns_per_call=ns, notes="tree_codegen option"))
+            row = Xt[:1]
+            out.append(dict(model=label, tool="sklearn predict_proba", ns_per_call=time_py(m.predict_proba, row),
+                            notes="one row"))
+            try:
+                out.append(dict(model=label, tool="ONNX Runtime", ns_per_call=time_onnx(m, Xt),
+                                notes="skl2onnx, 1 thread, 1 row, from Python"))
+            except Exception as e:  # pragma: no cover - depends on installed converters
+                out.append(dict(model=label, tool="ONNX Runtime", ns_per_call=float("nan"), notes=f"failed: {e}"[:80]))
+            try:
+                out.append(dict(model=label, tool="tl2cgen", ns_per_call=time_tl2cgen(m, Xt, len(m.classes_)
+                                                                                        if n_out > 1 else 1, work),
+                                notes="treelite import + tl2cgen gcc, timed from C"))
+            except Exception as e:  # pragma: no cover
+                out.append(dict(model=label, tool="tl2cgen", ns_per_call=float("nan"), notes=f"failed: {e}"[:80]))
+    return out
+
+
+def main() -> None:
+    res = run()
+    print(f"# tree ensembles, per-row latency ({machine()})")
+    print(f"| {'model':28s} | {'tool':22s} | {'ns/call':>10s} | {'vs scikinc':>10s} | notes")
+    print(f"|{'-' * 30}|{'-' * 24}|{'-' * 12}|{'-' * 12}|------")
+    base = {r["model"]: r["ns_per_call"] for r in res if r["tool"] == "scikinc"}
+    for r in res:
+        ratio = r["ns_per_call"] / base[r["model"]]
+        print(f"| {r['model']:28s} | {r['tool']:22s} | {fmt_ns(r['ns_per_call']):>10s} | {ratio:9.1f}× | {r['notes']}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
