@@ -539,3 +539,19 @@ def test_two_million_parameter_mlp(tmp_path):
     assert t_convert < 30 and t_compile < 60 and rss_mb < 2048
     X = _rows(256, 300)
     close(scikinc.load(so, "big")(X[:200] / 30), _keras(m, X[:200] / 30), 2e-5)
+
+
+def test_pipeline_scaler_then_keras(tmp_path):
+    """The physicists' deployment: Pipeline([("tX", StandardScaler()), ("dnn", keras_model)])."""
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    keras.utils.set_random_seed(12)
+    rng = np.random.default_rng(12)
+    Xfit = rng.normal(size=(500, 8)) * [1, 10, 100, 0.1, 1, 2, 3, 4] + 5
+    sc = StandardScaler().fit(Xfit)
+    m = resgen(8, 16, 2, 3, name="dnn")
+    pipe = Pipeline([("tX", sc), ("dnn", m)])
+    f = build({"piped": pipe}, tmp_path)["piped"]
+    X = (rng.normal(size=(3000, 8)) * [1, 10, 100, 0.1, 1, 2, 3, 4] + 5).astype(np.float32)
+    close(f(X), _keras(m, sc.transform(X.astype(np.float64)).astype(np.float32)))
