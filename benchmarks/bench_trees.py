@@ -86,7 +86,11 @@ def time_onnx(m, X) -> float:
     return time_py(sess.run, None, {name: row})
 
 
-def run() -> list[dict]:
+def _log(*a):
+    print(*a, file=sys.stderr, flush=True)
+
+
+def run(only=None) -> list[dict]:
     import scikinc
     from threadpoolctl import threadpool_limits
 
@@ -95,6 +99,9 @@ def run() -> list[dict]:
     work = Path(tempfile.mkdtemp(prefix="bench_trees_", dir=str(BUILD) if BUILD.exists() else None))
     with threadpool_limits(1):
         for label, m, X, y in models():
+            if only is not None and not any(o in label for o in only):
+                continue
+            _log("fit", label)
             m.fit(X, y)
             Xt, _ = _data(5000, seed=1)
             n_nodes = sum(e.tree_.node_count for e in np.ravel(m.estimators_)) if hasattr(m, "estimators_") \
@@ -107,6 +114,7 @@ def run() -> list[dict]:
                 so = scikinc.compile({"m": m}, work / f"{abs(hash(label))}_{cg}.so",
                                      options={"tree_codegen": cg})
                 ns = time_c(so, "m", Xt)
+                _log(label, cg, ns)
                 skc[cg] = ns
                 if cg == "auto":
                     from scikinc.core import build_entries
@@ -118,6 +126,7 @@ def run() -> list[dict]:
                 else:
                     out.append(dict(model=label, tool=f"scikinc ({cg})", ns_per_call=ns, notes="tree_codegen option"))
             row = Xt[:1]
+            _log("others", label)
             out.append(dict(model=label, tool="sklearn predict_proba", ns_per_call=time_py(m.predict_proba, row),
                             notes="one row"))
             try:
@@ -135,7 +144,7 @@ def run() -> list[dict]:
 
 
 def main() -> None:
-    res = run()
+    res = run(sys.argv[1:] or None)
     print(f"# tree ensembles, per-row latency ({machine()})")
     print(f"| {'model':28s} | {'tool':22s} | {'ns/call':>10s} | {'vs scikinc':>10s} | notes")
     print(f"|{'-' * 30}|{'-' * 24}|{'-' * 12}|{'-' * 12}|------")

@@ -367,6 +367,18 @@ class TreeEnsemble(Op):
             vals.append(lv.reshape(-1))
         return np.concatenate(slots), thrs, np.concatenate(nright), np.concatenate(vals)
 
+    def period(self):
+        """K when tree t adds one number at offset t % K (boosting: trees
+        m-major, class-minor): the template then keeps K register
+        accumulators.  None otherwise."""
+        K = self.n_out
+        n = len(self.trees)
+        if self.leaf_ids or self.width != 1 or K > 16 or n % K:
+            return None
+        if not np.array_equal(self.offsets, np.arange(n) % K):
+            return None
+        return K
+
     def offsets_all(self) -> list[int]:
         return [self.tree_offset(k) for k in range(len(self.trees))]
 
