@@ -54,12 +54,20 @@ def tables() -> str:
 
 
 def _keras_layers() -> str:
+    """Layers and activation names the Keras converter understands, read from
+    its own tables (importing it does not import TensorFlow)."""
     try:
-        from .converters import keras as k  # noqa: F401
-    except Exception:  # pragma: no cover - keras converter absent
+        from .converters import keras as k
+    except ImportError:  # pragma: no cover - keras converter absent
         return ""
-    doc = getattr(k, "layer_table", None)
-    return doc() if callable(doc) else ""
+    layers = sorted(n for n in getattr(k, "_LAYERS", {}) if not n.startswith("TF"))
+    acts = sorted(getattr(k, "_ACT_NAMES", {}))
+    if not layers:
+        return ""
+    return ("**Keras layers** (inside `Sequential` / functional `Model`; nested models are flattened):\n"
+            + ", ".join(f"`{n}`" for n in layers) + "\n\n"
+            + "**Keras activations** (`activation=` argument or `Activation` layer):\n"
+            + ", ".join(f"`{n}`" for n in acts) + "\n")
 
 
 def update(readme: Path, check: bool = False) -> bool:
