@@ -555,3 +555,23 @@ def test_pipeline_scaler_then_keras(tmp_path):
     f = build({"piped": pipe}, tmp_path)["piped"]
     X = (rng.normal(size=(3000, 8)) * [1, 10, 100, 0.1, 1, 2, 3, 4] + 5).astype(np.float32)
     close(f(X), _keras(m, sc.transform(X.astype(np.float64)).astype(np.float32)))
+
+
+def test_tf_keras_functional_with_tf_ops(tmp_path):
+    """tf.keras (Keras 2) functional graph: TFOpLambda ops (x + y, x * 0.5,
+    tf.nn.relu), nested Sequential, PReLU, Keras-2 LeakyReLU(alpha)."""
+    tfk = pytest.importorskip("tf_keras")
+    import tensorflow as tf
+
+    tfk.utils.set_random_seed(13)
+    K = tfk.layers
+    i = tfk.Input((6,))
+    h = K.Dense(8, activation="swish")(i)
+    h = h + K.LeakyReLU(alpha=0.3)(K.Dense(8)(h))
+    h = tf.nn.relu(h * 0.5)
+    inner = tfk.Sequential([K.Dense(8, input_shape=(8,), activation="elu"), K.PReLU()])
+    h = K.Add()([h, inner(h)])
+    m = tfk.Model(i, K.Dense(3, activation="softmax")(K.Concatenate()([h, i])))
+    f = build({"k2graph": m}, tmp_path)["k2graph"]
+    X = _rows(6)[:5000]
+    close(f(X), _keras(m, X))
