@@ -12,6 +12,9 @@ install:
 
 install-test:
 	$(PIP) install -q -e ".[all]"
+	# tf-keras reads Keras-2 .h5 files and SavedModels; it depends on the full
+	# 'tensorflow' wheel, so install it without dependencies next to tensorflow-cpu
+	$(PIP) install -q --no-deps "tf-keras==$$($(PYTHON) -c 'import importlib.metadata as m; v = m.version("tensorflow-cpu").split("."); print(".".join(v[:2]) + ".*")')"
 
 demo:
 	$(PIP) install -q -e ".[keras]"
