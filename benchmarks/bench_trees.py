@@ -107,22 +107,24 @@ def run(only=None) -> list[dict]:
             n_nodes = sum(e.tree_.node_count for e in np.ravel(m.estimators_)) if hasattr(m, "estimators_") \
                 else sum(p.nodes.size for ps in m._predictors for p in ps)
             n_out = 1 if len(m.classes_) == 2 else len(m.classes_)
+            from scikinc.core import build_entries
+
+            ens = build_entries({"m": m})[0].graph.ops[0]
             skc = {}
             for cg in ("auto", "branchfree", "table", "ifelse"):
                 if cg == "ifelse" and n_nodes > 15000:
                     continue  # nested ifs for this many nodes take minutes to compile
+                if cg == "branchfree" and len(ens.trees) * 2 ** ens.depth > 2 ** 20:
+                    continue  # too deep to pad every tree to a complete one
                 so = scikinc.compile({"m": m}, work / f"{abs(hash(label))}_{cg}.so",
                                      options={"tree_codegen": cg})
                 ns = time_c(so, "m", Xt)
                 _log(label, cg, ns)
                 skc[cg] = ns
                 if cg == "auto":
-                    from scikinc.core import build_entries
-
-                    ens = build_entries({"m": m})[0].graph.ops[0]
                     chosen = ens.codegen
                     out.append(dict(model=label, tool="scikinc", ns_per_call=ns,
-                                    notes=f"auto → {chosen}; {n_nodes} nodes; float, gcc -O3"))
+                                    notes=f"auto → {chosen}; {n_nodes} nodes, depth ≤ {ens.depth}; float, gcc -O3"))
                 else:
                     out.append(dict(model=label, tool=f"scikinc ({cg})", ns_per_call=ns, notes="tree_codegen option"))
             row = Xt[:1]

@@ -304,6 +304,9 @@ def test_error_messages():
     h = HistGradientBoostingRegressor(max_iter=5, categorical_features=[4]).fit(Xc, s)
     with pytest.raises(ConversionError, match="branchfree.*categorical"):
         scikinc.convert(h, options={"tree_codegen": "branchfree"})
+    deep = DecisionTreeRegressor().fit(X, score)  # grown until pure: depth > 14
+    with pytest.raises(ConversionError, match="branchfree.*too deep"):
+        scikinc.convert(deep, options={"tree_codegen": "branchfree"})
     rf = RandomForestClassifier(n_estimators=2).fit(X, np.c_[y2, y3])
     with pytest.raises(ConversionError, match="multi-output classification"):
         scikinc.convert(rf)

@@ -35,6 +35,8 @@ from .render import format_doubles, format_floats
 CODEGENS = ("auto", "ifelse", "table", "branchfree")
 #: auto: branch-free evaluation up to this depth (padding costs 2**depth) ...
 BRANCHFREE_MAX_DEPTH = 10
+#: branchfree refused beyond this depth even when asked for
+BRANCHFREE_HARD_MAX_DEPTH = 14
 #: ... and this many padded leaves in the whole ensemble
 BRANCHFREE_MAX_SLOTS = 2 ** 20
 #: auto: nested ifs up to this many nodes in the whole ensemble, else a table
@@ -164,6 +166,11 @@ class TreeEnsemble(Op):
 
             raise ConversionError("tree_codegen='branchfree' does not support categorical splits; "
                                   "use 'ifelse' or 'table'")
+        if codegen == "branchfree" and self.depth > BRANCHFREE_HARD_MAX_DEPTH:
+            from .errors import ConversionError
+
+            raise ConversionError(f"tree_codegen='branchfree' pads every tree to 2**depth leaves; depth "
+                                  f"{self.depth} > {BRANCHFREE_HARD_MAX_DEPTH} is too deep: use 'table' or 'auto'")
         if codegen == "branchfree" and self.depth == 0:
             return "ifelse"
         if codegen != "auto":
