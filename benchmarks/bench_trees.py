@@ -76,7 +76,7 @@ def time_onnx(m, X) -> float:
     import onnxruntime as ort
     from skl2onnx import to_onnx
 
-    onx = to_onnx(m, X[:1].astype(np.float32), options={id(m): {"zipmap": False}}, target_opset=17)
+    onx = to_onnx(m, X[:1].astype(np.float32), options={id(m): {"zipmap": False}}, target_opset={"": 17, "ai.onnx.ml": 3})
     so = ort.SessionOptions()
     so.intra_op_num_threads = 1
     so.inter_op_num_threads = 1
@@ -129,6 +129,8 @@ def run(only=None) -> list[dict]:
                     out.append(dict(model=label, tool=f"scikinc ({cg})", ns_per_call=ns, notes="tree_codegen option"))
             row = Xt[:1]
             _log("others", label)
+            if hasattr(m, "n_jobs"):
+                m.set_params(n_jobs=None)  # joblib dispatch would dominate a one-row call
             out.append(dict(model=label, tool="sklearn predict_proba", ns_per_call=time_py(m.predict_proba, row),
                             notes="one row"))
             try:

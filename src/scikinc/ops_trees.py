@@ -39,8 +39,8 @@ BRANCHFREE_MAX_DEPTH = 10
 BRANCHFREE_HARD_MAX_DEPTH = 14
 #: ... and this many padded leaves in the whole ensemble
 BRANCHFREE_MAX_SLOTS = 2 ** 20
-#: auto: nested ifs up to this many nodes in the whole ensemble, else a table
-IFELSE_MAX_NODES = 3000
+#: auto: nested ifs up to this many nodes (~5 s of gcc -O3 per 10k nodes), else a table
+IFELSE_MAX_NODES = 16000
 #: auto: deeper trees use the table (compilers dislike very deep nesting)
 IFELSE_MAX_DEPTH = 64
 #: nodes per generated function in the ifelse strategy
