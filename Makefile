@@ -28,5 +28,8 @@ bench:
 	$(PIP) install -q -e ".[all,bench]"
 	$(PYTHON) -m benchmarks
 
+runtime:
+	$(MAKE) -C runtime
+
 clean:
 	rm -rf build src/*.egg-info .pytest_cache
