@@ -19,6 +19,24 @@ def _replace_uses(g: Graph, old: Value, new: Value) -> None:
         g.output = new
 
 
+def fold_affine_into_dense(g: Graph, aff: Affine, d: Dense) -> None:
+    """``aff`` feeds only ``d``: (x*a + b) W + c = x (diag(a) W) + (b W + c)."""
+    a, b = aff.as_scale_shift()
+    d.b = d.b + b @ d.W
+    d.W = a[:, None] * d.W
+    d.inputs = [aff.inputs[0]]
+    g.ops.remove(aff)
+
+
+def absorb_affine(g: Graph, d: Dense, aff: Affine) -> None:
+    """``d`` feeds only ``aff``: (x W + c)*a + b = x (W diag(a)) + (c*a + b)."""
+    a, b = aff.as_scale_shift()
+    d.W = d.W * a[None, :]
+    d.b = d.b * a + b
+    g.ops.remove(aff)
+    _replace_uses(g, aff.output, d.output)
+
+
 def optimize(g: Graph) -> None:
     changed = True
     while changed:
@@ -33,24 +51,13 @@ def optimize(g: Graph) -> None:
             if isinstance(op, Affine) and op.output is not g.output:
                 users = uses.get(op.output, [])
                 if len(users) == 1 and isinstance(users[0], Dense) and users[0].inputs[0] is op.output:
-                    d = users[0]
-                    a, b = op.as_scale_shift()
-                    # (x*a + b) W + c = x (diag(a) W) + (b W + c)
-                    d.b = d.b + b @ d.W
-                    d.W = a[:, None] * d.W
-                    d.inputs = [op.inputs[0]]
-                    g.ops.remove(op)
+                    fold_affine_into_dense(g, op, users[0])
                     changed = True
                     break
             if isinstance(op, Dense) and op.output is not g.output:
                 users = uses.get(op.output, [])
                 if len(users) == 1 and isinstance(users[0], Affine):
-                    aff = users[0]
-                    a, b = aff.as_scale_shift()
-                    op.W = op.W * a[None, :]
-                    op.b = op.b * a + b
-                    g.ops.remove(aff)
-                    _replace_uses(g, aff.output, op.output)
+                    absorb_affine(g, op, users[0])
                     changed = True
                     break
     # keep Value.producer consistent for later passes/renderer

@@ -25,6 +25,7 @@ import numpy as np
 from ..errors import ConversionError, UnsupportedModelError
 from ..ir import Activation, Affine, Binary, Concat, Dense, Graph, Op, Softmax, Value
 from ..ops_keras import DenseAct, LayerNorm, PReLU
+from ..passes import absorb_affine, fold_affine_into_dense
 from ..registry import qualname, register_converter
 
 # ---------------------------------------------------------------------------
@@ -698,11 +699,6 @@ def _users(g: Graph) -> dict:
     return g.consumers()
 
 
-def _replace(g: Graph, old: Value, new: Value) -> None:
-    for op in g.ops:
-        op.inputs = [new if v is old else v for v in op.inputs]
-
-
 def fuse_dense(g: Graph, start: int, out: Value, *, fuse: bool = True) -> Value:
     """Fold affine maps into neighbouring Dense ops and fuse
     ``Dense -> cheap activation [-> Add]`` into DenseAct, for ops ``g.ops[start:]``.
@@ -717,11 +713,7 @@ def fuse_dense(g: Graph, start: int, out: Value, *, fuse: bool = True) -> Value:
                 d = op.inputs[0].producer
                 if (type(d) is Dense and d in mine and d.output is not out
                         and len(uses.get(d.output, [])) == 1):
-                    a, b = op.as_scale_shift()
-                    d.W = d.W * a[None, :]
-                    d.b = d.b * a + b
-                    g.ops.remove(op)
-                    _replace(g, op.output, d.output)
+                    absorb_affine(g, d, op)
                     if out is op.output:
                         out = d.output
                     changed = True
@@ -729,12 +721,7 @@ def fuse_dense(g: Graph, start: int, out: Value, *, fuse: bool = True) -> Value:
             if isinstance(op, Affine) and op.output is not out:
                 us = uses.get(op.output, [])
                 if len(us) == 1 and type(us[0]) is Dense and us[0] in mine and us[0].inputs[0] is op.output:
-                    d = us[0]
-                    a, b = op.as_scale_shift()
-                    d.b = d.b + b @ d.W
-                    d.W = a[:, None] * d.W
-                    d.inputs = [op.inputs[0]]
-                    g.ops.remove(op)
+                    fold_affine_into_dense(g, op, us[0])
                     changed = True
                     break
             if not fuse:
