@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 from pathlib import Path
 
 import numpy as np
@@ -156,11 +157,14 @@ def run() -> list[dict]:
     }
     ref = np.asarray(model(X[:4]), dtype=np.float64)
     for label, kw in builds.items():
+        t0 = time.perf_counter()
         so = scikinc.compile(src, out / f"resgen_{len(rows)}.so", **kw)
+        compile_s = time.perf_counter() - t0
         got = scikinc.load(so, "resgen")(X[:4])
         assert np.allclose(got, ref, rtol=1e-4, atol=1e-4), label
         ns = _best_c(so, X)
-        rows.append({"model": "resgen", "tool": label, "ns_per_call": ns,
+        rows.append({"model": "resgen", "tool": label, "ns_per_call": ns, "c_bytes": len(src),
+                     "compile_s": compile_s,
                      "notes": f"{ns / floor_ns:.2f}x the L2 floor, {ns / stream_ns:.2f}x the measured "
                               f"read of the weights"})
     try:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import tempfile
+import time
 import warnings
 from pathlib import Path
 
@@ -116,17 +117,21 @@ def run(only=None) -> list[dict]:
                     continue  # nested ifs for this many nodes take minutes to compile
                 if cg == "branchfree" and len(ens.trees) * 2 ** ens.depth > 2 ** 20:
                     continue  # too deep to pad every tree to a complete one
+                t0 = time.perf_counter()
                 so = scikinc.compile({"m": m}, work / f"{abs(hash(label))}_{cg}.so",
                                      options={"tree_codegen": cg})
+                size = dict(c_bytes=so.with_suffix(".c").stat().st_size, compile_s=time.perf_counter() - t0)
                 ns = time_c(so, "m", Xt)
                 _log(label, cg, ns)
                 skc[cg] = ns
                 if cg == "auto":
                     chosen = ens.codegen
                     out.append(dict(model=label, tool="scikinc", ns_per_call=ns,
-                                    notes=f"auto → {chosen}; {n_nodes} nodes, depth ≤ {ens.depth}; float, gcc -O3"))
+                                    notes=f"auto → {chosen}; {n_nodes} nodes, depth ≤ {ens.depth}; float, gcc -O3",
+                                    **size))
                 else:
-                    out.append(dict(model=label, tool=f"scikinc ({cg})", ns_per_call=ns, notes="tree_codegen option"))
+                    out.append(dict(model=label, tool=f"scikinc ({cg})", ns_per_call=ns, notes="tree_codegen option",
+                                    **size))
             row = Xt[:1]
             _log("others", label)
             if hasattr(m, "n_jobs"):
