@@ -13,7 +13,9 @@ function.  Options (``convert(..., options={...})``):
     leaf reached in every tree, as sklearn's ``apply``), ``"predict"``
     (regressors' default).
 ``tree_codegen``
-    ``"auto"`` (default), ``"ifelse"``, ``"table"`` or ``"branchfree"``.
+    ``"auto"`` (default: the fastest by an estimate of each strategy's cost), ``"ifelse"``,
+    ``"table"``, ``"branchfree"`` or ``"bitvector"`` (trees of at most 64 leaves); see
+    :mod:`scikinc.ops_trees`.
 """
 from __future__ import annotations
 
@@ -148,7 +150,7 @@ def _gb_ensemble(obj, ctx, leaves: bool, final=None) -> TreeEnsemble:
 @register_converter(GradientBoostingClassifier, notes=(
     "binary → P(class 1); multiclass → n_classes probabilities; losses log_loss, exponential; "
     "init 'zero' or default prior; output=proba|proba_full|decision_function|class|leaves; "
-    "tree_codegen=auto|ifelse|table|branchfree; exact float32 split decisions (NaN goes right, "
+    "tree_codegen=auto|ifelse|table|branchfree|bitvector; exact float32 split decisions (NaN goes right, "
     "as in sklearn's predict_stages; sklearn itself refuses NaN)"))
 def gradient_boosting_classifier(obj, g, x, ctx):
     out = output_option(ctx, obj, ("proba", "proba_full", "decision_function", "class", "leaves"), "proba")
@@ -210,7 +212,7 @@ def _forest(obj, g, x, ctx, classifier: bool):
 
 
 _TREE_NOTES = ("NaN routed like sklearn (missing_go_to_left); exact float32 split decisions; "
-               "tree_codegen=auto|ifelse|table|branchfree")
+               "tree_codegen=auto|ifelse|table|branchfree|bitvector")
 
 
 for _cls in (RandomForestClassifier, ExtraTreesClassifier, DecisionTreeClassifier, ExtraTreeClassifier):
