@@ -1,6 +1,6 @@
 """Tree ensembles vs sklearn: exact leaf decisions on 100k rows that sit on,
 just below and just above every threshold (plus NaN), bit-exact raw scores in
-double, probabilities within 1e-6, all three code generators."""
+double, probabilities within 1e-6, all four code generators."""
 import re
 import subprocess
 import sys
@@ -24,7 +24,7 @@ from scikinc.errors import ConversionError
 from scikinc.ops_trees import float32_floor
 from util import as_type, build, check_contract, rows
 
-CODEGENS = ["ifelse", "table", "branchfree"]
+CODEGENS = ["ifelse", "table", "branchfree", "bitvector"]
 
 
 @pytest.fixture(autouse=True)
@@ -181,18 +181,20 @@ def test_forests_and_trees_exact(tmp_path, codegen):
     X, y2, y3, score = _data(2000, 6, seed=5)
     Xn = X.copy()
     Xn[np.random.default_rng(2).random(X.shape) < 0.05] = np.nan  # trained with missing values
-    # nested ifs compile slowly (~0.5 ms per node at -O3): keep those forests small
-    d = {"ifelse": 5, "branchfree": 7, "table": 12}[codegen]
+    # nested ifs compile slowly (~0.5 ms per node at -O3): keep those forests small;
+    # bitvector: at most 64 leaves per tree (depth 6; 64-bit masks)
+    d = {"ifelse": 5, "branchfree": 7, "table": 12, "bitvector": 6}[codegen]
+    d1 = d if codegen == "bitvector" else d + 2  # single trees
     n = 6 if codegen == "ifelse" else 15
     models = {
         "rf2": RandomForestClassifier(n_estimators=n, max_depth=d, random_state=0).fit(Xn, y2),
         "rf3": RandomForestClassifier(n_estimators=n, max_depth=d, random_state=0).fit(X, y3),
         "et3": ExtraTreesClassifier(n_estimators=n, max_depth=d, random_state=0).fit(Xn, y3),
-        "dt3": DecisionTreeClassifier(max_depth=d + 2, random_state=0).fit(X, y3),
+        "dt3": DecisionTreeClassifier(max_depth=d1, random_state=0).fit(X, y3),
         "rfr": RandomForestRegressor(n_estimators=n, max_depth=d, random_state=0).fit(Xn, score),
         "etr2": ExtraTreesRegressor(n_estimators=n, max_depth=d, random_state=0).fit(
             X, np.c_[score, -2 * score]),
-        "dtr": DecisionTreeRegressor(max_depth=d + 2, random_state=0).fit(X, score),
+        "dtr": DecisionTreeRegressor(max_depth=d1, random_state=0).fit(X, score),
     }
     ests = [e for m in models.values() for e in (m.estimators_ if hasattr(m, "estimators_") else [m])]
     R = threshold_rows(sk_thresholds(ests), X.shape[1], n=100_000, X_fit=X)
@@ -234,7 +236,7 @@ def _hgb_data(seed=0, n=3000):
     return X, score
 
 
-@pytest.mark.parametrize("codegen", ["ifelse", "table", "branchfree"])
+@pytest.mark.parametrize("codegen", CODEGENS)
 def test_hist_gradient_boosting_exact(tmp_path, codegen):
     X, score = _hgb_data()
     y2 = (score > 0).astype(int)
@@ -290,6 +292,176 @@ def test_hist_gradient_boosting_exact(tmp_path, codegen):
         assert np.array_equal(f(Rt)[:, 0], models[name].predict(Rt)), name
 
 
+def _hgb_apply(m, X):
+    """Reference for output="leaves": the node id reached in every predictor,
+    traversing sklearn's own node records on its own preprocessed input
+    (checked below to reproduce sklearn's raw predictions bit for bit)."""
+    pre = getattr(m, "_preprocessor", None)
+    Xe = pre.transform(X) if pre is not None else X
+    out = []
+    for preds in m._predictors:
+        for p in preds:
+            nd = p.nodes
+            node = np.zeros(len(Xe), dtype=np.int64)
+            while True:
+                idx = np.flatnonzero(~nd["is_leaf"][node].astype(bool))
+                if not len(idx):
+                    break
+                nn = node[idx]
+                v = Xe[idx, nd["feature_idx"][nn]]
+                nan = np.isnan(v)
+                left = np.where(nan, nd["missing_go_to_left"][nn].astype(bool), v <= nd["num_threshold"][nn])
+                cat = nd["is_categorical"][nn].astype(bool) & ~nan
+                if cat.any():
+                    code = v[cat].astype(np.int64)
+                    words = p.raw_left_cat_bitsets[nd["bitset_idx"][nn[cat]], code >> 5]
+                    left[cat] = ((words >> (code & 31)) & 1).astype(bool)
+                node[idx] = np.where(left, nd["left"][nn], nd["right"][nn])
+            out.append(node)
+    return np.stack(out, axis=1)
+
+
+@pytest.mark.parametrize("codegen", ["auto", "table", "bitvector"])
+def test_hist_gradient_boosting_leaves(tmp_path, codegen):
+    """output="leaves" gives the predictor node ids sklearn's traversal reaches."""
+    X, score = _hgb_data(seed=4)
+    y3 = np.digitize(score, [-1, 0.5])
+    models = {
+        "hgb3": HistGradientBoostingClassifier(max_iter=15, categorical_features=[4, 5], random_state=0).fit(X, y3),
+        "hgbr": HistGradientBoostingRegressor(max_iter=20, max_leaf_nodes=20, random_state=0).fit(X, score),
+    }
+    th = {}
+    for m in models.values():
+        for j, v in hgb_thresholds(m).items():
+            th.setdefault(j, []).extend(v)
+    R = threshold_rows(th, X.shape[1], n=100_000, X_fit=np.nan_to_num(X))
+    rng = np.random.default_rng(3)
+    R[:, 4] = rng.choice([0, 1, 3, 8, 11, 15, -1, 2.5, np.nan], len(R))
+    R[:, 5] = rng.choice([-3.0, 0.5, 2.0, 7.0, 100.0, 3.0, np.nan], len(R))
+    Rt = as_type(R, "float")
+    lv = build(models, tmp_path, stem="leaves", options={"tree_codegen": codegen, "output": "leaves"})
+    for name, m in models.items():
+        ref = _hgb_apply(m, Rt)
+        # the reference is sklearn's: its leaves' values sum to sklearn's raw score
+        vals = [p.nodes["value"] for preds in m._predictors for p in preds]
+        K = m.n_trees_per_iteration_
+        raw = np.tile(np.asarray(m._baseline_prediction, np.float64).reshape(1, -1), (len(R), 1))
+        for k, v in enumerate(vals):
+            raw[:, k % K] += v[ref[:, k]]
+        assert np.array_equal(raw, m._raw_predict(Rt)), name
+        got = lv[name](Rt)
+        assert got.shape == ref.shape
+        assert np.array_equal(got, ref.astype(np.float32)), name
+
+
+def test_hist_gradient_boosting_tweedie(tmp_path):
+    """HistGradientBoostingRegressor with a Tweedie loss (sklearn takes the loss
+    object: loss="tweedie" is not one of its strings) and the other log-link
+    losses, every code generator: exp(raw) as sklearn's predict."""
+    from sklearn._loss.loss import HalfTweedieLoss
+
+    X, score = _hgb_data(seed=5, n=2000)
+    y = np.exp(score / 3)
+    y[::7] = 0.0  # Tweedie/Poisson allow zeros
+    kw = dict(max_iter=25, categorical_features=[4, 5], random_state=0)
+    models = {
+        "tw15": HistGradientBoostingRegressor(loss=HalfTweedieLoss(power=1.5), **kw).fit(X, y),
+        "tw0": HistGradientBoostingRegressor(loss=HalfTweedieLoss(power=0.0), **kw).fit(X, y + 0.5),
+        "pois": HistGradientBoostingRegressor(loss="poisson", **kw).fit(X, y),
+        "gam": HistGradientBoostingRegressor(loss="gamma", **kw).fit(X, y + 0.1),
+    }
+    assert type(models["tw15"]._loss.link).__name__ == "LogLink"
+    R = rows(np.nan_to_num(X), 5000)
+    R[::11, 0] = np.nan
+    R[:, 4] = np.random.default_rng(1).choice([0, 1, 3, 11, 30, np.nan], len(R))
+    for cg in ("auto", "ifelse", "table", "bitvector"):
+        for float_t in ("float", "double"):
+            fns = build(models, _d(tmp_path, cg), float_t=float_t, options={"tree_codegen": cg})
+            Rt = as_type(R, float_t)
+            for name, m in models.items():
+                exp = m.predict(Rt)
+                got = fns[name](Rt)[:, 0]
+                np.testing.assert_allclose(got, exp, rtol=2e-6 if float_t == "float" else 1e-12, atol=1e-9,
+                                           err_msg=f"{name} {cg} {float_t}")
+
+
+def test_bitvector_mask_widths_and_nan_modes(tmp_path):
+    """bitvector with 8-, 16-, 32- and 64-bit leaf masks, checkpoints or not,
+    and every NaN mode (all nodes of a slot send NaN right / left / mixed):
+    same leaves as sklearn's apply() and the same scores, on threshold rows."""
+    from scikinc.core import build_entries
+
+    X, y2, y3, score = _data(3000, 6, seed=8)
+    Xn = X.copy()
+    Xn[np.random.default_rng(5).random(X.shape) < 0.05] = np.nan
+    models = {
+        "gb8": GradientBoostingClassifier(n_estimators=60, max_depth=3, random_state=0).fit(X, y3),
+        "gb16": GradientBoostingRegressor(n_estimators=30, max_depth=4, random_state=0).fit(X, score),
+        "dt32": DecisionTreeRegressor(max_leaf_nodes=32, random_state=0).fit(Xn, score),
+        "rf64": RandomForestClassifier(n_estimators=12, max_leaf_nodes=64, random_state=0).fit(Xn, y3),
+        "one": DecisionTreeClassifier(max_depth=1).fit(X, y2),
+    }
+    ests = [e for m in models.values() for e in (np.ravel(m.estimators_) if hasattr(m, "estimators_") else [m])]
+    R = threshold_rows(sk_thresholds(ests), X.shape[1], n=100_000, X_fit=X)
+    R[:200] = np.nan  # whole rows of NaN
+    opts = {"tree_codegen": "bitvector"}
+    widths, modes, blocks = set(), set(), set()
+    for name, m in models.items():
+        ens = build_entries({name: m}, options=opts)[0].graph.ops[0]
+        assert ens.codegen == "bitvector"
+        bv = ens.bitvector("float")
+        widths.add(bv["bits"])
+        modes |= {fe["nan"] for fe in bv["feats"]}
+        blocks |= {bool(fe["nb"]) for fe in bv["feats"]}
+    assert widths == {8, 16, 32, 64} and modes == {"all", "none", "some"} and blocks == {True, False}
+    fns = check_contract(models, tmp_path, X=R[:64], options=opts)
+    lv = build(models, tmp_path, stem="leaves", options={**opts, "output": "leaves"})
+    dbl = build(models, tmp_path, float_t="double", stem="dbl", options=opts)
+    for float_t in ("float", "double"):
+        Rt = as_type(R, float_t)
+        if float_t == "float":  # GradientBoosting refuses NaN; scikinc sends it right, as predict_stages
+            for name, m in models.items():
+                if name.startswith("gb"):
+                    continue
+                assert np.array_equal(lv[name](Rt), m.apply(Rt).reshape(len(R), -1).astype(np.float32)), name
+        Rf = Rt[~np.isnan(Rt).any(axis=1)]
+        for name, m in models.items():
+            f = (fns if float_t == "float" else dbl)[name]
+            src = Rf if name.startswith("gb") else Rt
+            exp = m.predict_proba(src) if hasattr(m, "predict_proba") else m.predict(src).reshape(len(src), -1)
+            if exp.shape[1] == 2:
+                exp = exp[:, 1:]
+            if float_t == "double":
+                np.testing.assert_allclose(f(src), exp, rtol=1e-12, atol=1e-12, err_msg=name)
+            else:
+                np.testing.assert_allclose(f(src), exp, rtol=1e-6, atol=1e-6, err_msg=name)
+    Rf = as_type(R, "float")
+    Rf = Rf[~np.isnan(Rf).any(axis=1)]
+    for name in ("gb8", "gb16"):
+        m = models[name]
+        assert np.array_equal(lv[name](Rf), m.apply(Rf).reshape(len(Rf), -1).astype(np.float32)), name
+
+
+def test_auto_codegen_choice():
+    """auto: nested ifs for a single small tree, bitvector for HistGB's default
+    31-leaf trees, branchfree for boosted stumps, table when nothing else fits."""
+    from scikinc.core import build_entries
+
+    X, y2, y3, score = _data(2000, 6, seed=2)
+
+    def chosen(m):
+        return build_entries({"m": m})[0].graph.ops[0].codegen
+
+    assert chosen(DecisionTreeClassifier(max_depth=4, random_state=0).fit(X, y2)) == "ifelse"
+    assert chosen(HistGradientBoostingClassifier(max_iter=100, early_stopping=False, random_state=0).fit(X, y2)) \
+        == "bitvector"
+    assert chosen(GradientBoostingClassifier(n_estimators=100, max_depth=3, random_state=0).fit(X, y3)) \
+        == "bitvector"
+    assert chosen(GradientBoostingClassifier(n_estimators=200, max_depth=1, random_state=0).fit(X, y2)) \
+        == "branchfree"
+    assert chosen(ExtraTreesRegressor(n_estimators=40, random_state=0).fit(X, score)) == "table"
+
+
 def test_error_messages():
     X, y2, y3, score = _data(500, 4)
     bad_init = GradientBoostingClassifier(n_estimators=5, init=DecisionTreeClassifier(max_depth=1)).fit(X, y2)
@@ -307,6 +479,11 @@ def test_error_messages():
     deep = DecisionTreeRegressor().fit(X, score)  # grown until pure: depth > 14
     with pytest.raises(ConversionError, match="branchfree.*too deep"):
         scikinc.convert(deep, options={"tree_codegen": "branchfree"})
+    assert deep.get_n_leaves() > 64
+    with pytest.raises(ConversionError, match=rf"bitvector.*up to 64 leaves.*{deep.get_n_leaves()}"):
+        scikinc.convert(deep, options={"tree_codegen": "bitvector"})
+    ok = DecisionTreeRegressor(max_leaf_nodes=64).fit(X, score)  # exactly at the limit
+    assert "__builtin_ctzll" in scikinc.convert(ok, options={"tree_codegen": "bitvector"})
     rf = RandomForestClassifier(n_estimators=2).fit(X, np.c_[y2, y3])
     with pytest.raises(ConversionError, match="multi-output classification"):
         scikinc.convert(rf)
