@@ -24,20 +24,58 @@ def ctime_binary() -> Path:
     return exe
 
 
-def time_c(so: Path, symbol: str, X: np.ndarray, *, float_t: str = "float", calls: int = 20000,
-           rnd: np.ndarray | None = None) -> float:
-    """Best-of-5 ns per single-row call of ``symbol`` cycling over the rows of X."""
+def _rows_file(X, float_t, rnd, tag) -> Path:
     dt = np.float64 if float_t == "double" else np.float32
     data = np.asarray(X, dtype=dt)
     if rnd is not None:
         data = np.concatenate([data, np.asarray(rnd, dtype=dt)], axis=1)
     BUILD.mkdir(parents=True, exist_ok=True)
-    rows = BUILD / f"rows_{symbol}_{os.getpid()}.bin"
+    rows = BUILD / f"rows_{tag}_{os.getpid()}.bin"
     np.ascontiguousarray(data).tofile(rows)
-    res = subprocess.run([str(ctime_binary()), str(so), symbol, str(rows), str(len(data)), str(calls),
-                          float_t], capture_output=True, text=True, check=True)
-    rows.unlink()
+    return rows
+
+
+def _ctime(so, symbol, rows: Path, n_rows: int, calls: int, float_t: str, reps: int) -> float:
+    res = subprocess.run([str(ctime_binary()), str(so), symbol, str(rows), str(n_rows), str(calls), float_t,
+                          str(reps)], capture_output=True, text=True, check=True)
     return float(res.stdout.strip())
+
+
+def time_c(so: Path, symbol: str, X: np.ndarray, *, float_t: str = "float", calls: int = 20000,
+           rnd: np.ndarray | None = None, reps: int = 5) -> float:
+    """ns per single-row call of ``symbol`` cycling over the rows of X: best
+    slice of 1000 calls among ``reps * calls`` timed calls, after an untimed
+    warm-up (see ctime.c)."""
+    rows = _rows_file(X, float_t, rnd, symbol)
+    try:
+        return _ctime(so, symbol, rows, len(X), calls, float_t, reps)
+    finally:
+        rows.unlink()
+
+
+def time_c_interleaved(jobs: dict, X: np.ndarray, *, rounds: int = 3, float_t: str = "float", calls: int = 20000,
+                       rnd: np.ndarray | None = None, reps: int = 5, log=None) -> dict:
+    """``{key: ns}`` for ``jobs = {key: (so, symbol)}``: ``rounds`` passes
+    over all the jobs, each timed as :func:`time_c`, best per job.
+
+    On a shared machine (VMs, SMT siblings) the speed of a core changes in
+    phases of milliseconds to seconds (the same .so, same instructions,
+    alternates between ~400 and ~700 ns per call on the 2-core EPYC VM: the
+    instructions per cycle drop); timing each variant in one block lets a
+    slow phase land on one of them (RESULTS.md had identical code at 636 and
+    364 ns).  Interleaving spreads every variant over the same phases and the
+    minimum keeps the quiet ones."""
+    rows = _rows_file(X, float_t, rnd, "jobs")
+    best = {k: float("inf") for k in jobs}
+    try:
+        for r in range(rounds):
+            for k, (so, symbol) in jobs.items():
+                best[k] = min(best[k], _ctime(so, symbol, rows, len(X), calls, float_t, reps))
+                if log:
+                    log(f"round {r}", k, best[k])
+    finally:
+        rows.unlink()
+    return best
 
 
 def time_py(fn, *args, min_time: float = 0.3, max_calls: int = 100000) -> float:

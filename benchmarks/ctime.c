@@ -1,7 +1,11 @@
 /* Per-call latency of a scikinc symbol, measured from C.
- *   ctime LIB.so SYMBOL ROWS.bin N_ROWS CALLS [float|double]
+ *   ctime LIB.so SYMBOL ROWS.bin N_ROWS CALLS [float|double [REPS]]
  * ROWS.bin holds N_ROWS rows of n_inputs (then n_random) values of the
- * symbol's type.  Prints the best (minimum over 5 repetitions) ns per call. */
+ * symbol's type.  An untimed warm-up (at least one pass over the rows and
+ * WARMUP_NS of calls: page faults on the .so's tables and the rows, branch
+ * predictors, caches, clock ramp) precedes REPS x CALLS (default REPS 5)
+ * timed calls in slices of SLICE calls; the rows keep cycling throughout.
+ * Prints the best slice's ns per call. */
 #include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +16,9 @@ typedef float *(*fn_f)(float *, const float *);
 typedef float *(*gen_f)(float *, const float *, const float *);
 typedef double *(*fn_d)(double *, const double *);
 typedef double *(*gen_d)(double *, const double *, const double *);
+
+#define WARMUP_NS 50e6
+#define SLICE 1000
 
 static double now(void)
 {
@@ -48,21 +55,36 @@ int main(int argc, char **argv)
   FILE *fp = fopen(argv[3], "rb");
   if (!fp || fread(data, sz * width, rows, fp) != (size_t)rows) { fprintf(stderr, "cannot read rows\n"); return 1; }
   fclose(fp);
+  const int reps = argc > 7 ? atoi(argv[7]) : 5;
+  long c = 0;
+#define SKC_CALL()                                                                              \
+  do {                                                                                          \
+    const char *row = data + (size_t)(c % rows) * width * sz;                                   \
+    if (dbl) {                                                                                  \
+      if (nrnd) ((gen_d)f)((double *)out, (const double *)row, (const double *)row + *nin);     \
+      else ((fn_d)f)((double *)out, (const double *)row);                                       \
+    } else {                                                                                    \
+      if (nrnd) ((gen_f)f)((float *)out, (const float *)row, (const float *)row + *nin);        \
+      else ((fn_f)f)((float *)out, (const float *)row);                                         \
+    }                                                                                           \
+    __asm__ volatile("" : : "r"(out) : "memory");                                               \
+    c++;                                                                                        \
+  } while (0)
+  /* warm-up, untimed */
+  const double w0 = now();
+  while (c < rows || now() - w0 < WARMUP_NS)
+    for (int k = 0; k < 100; k++) SKC_CALL();
+  /* the reps x CALLS timed calls go in slices of SLICE calls, best slice:
+     on a shared host the core's speed changes over milliseconds (SMT
+     siblings, other VMs), and only short windows catch the quiet ones; a
+     slice of 1000 calls still averages the cost over many different rows */
+  const long slice = calls < SLICE ? calls : SLICE;
+  const long n_slices = (reps * calls + slice - 1) / slice;
   double best = 1e300;
-  for (int rep = 0; rep < 5; rep++) {
-    double t0 = now();
-    for (long c = 0; c < calls; c++) {
-      const char *row = data + (size_t)(c % rows) * width * sz;
-      if (dbl) {
-        if (nrnd) ((gen_d)f)((double *)out, (const double *)row, (const double *)row + *nin);
-        else ((fn_d)f)((double *)out, (const double *)row);
-      } else {
-        if (nrnd) ((gen_f)f)((float *)out, (const float *)row, (const float *)row + *nin);
-        else ((fn_f)f)((float *)out, (const float *)row);
-      }
-      __asm__ volatile("" : : "r"(out) : "memory");
-    }
-    double dt = (now() - t0) / calls;
+  for (long s = 0; s < n_slices; s++) {
+    const double t0 = now();
+    for (long k = 0; k < slice; k++) SKC_CALL();
+    const double dt = (now() - t0) / slice;
     if (dt < best) best = dt;
   }
   printf("%.2f\n", best);
