@@ -2,7 +2,7 @@
 
 :class:`TreeEnsemble` sums the leaf vectors of many binary decision trees into
 a double accumulator.  Python only extracts and lays out numbers here; the C
-of the three evaluation strategies lives in ``templates/ops/tree_ensemble.c.j2``:
+of the four evaluation strategies lives in ``templates/ops/tree_ensemble.c.j2``:
 
 ``ifelse``
     nested ``if``/``else`` per tree, thresholds and leaf values as literals
@@ -19,13 +19,17 @@ of the three evaluation strategies lives in ``templates/ops/tree_ensemble.c.j2``
     every tree keeps a bit mask of its still reachable leaves (numbered
     left to right, at most 64 per tree).  Per input feature, the nodes
     testing it are sorted by threshold; the nodes whose test fails for the
-    row (they send it right) are a prefix of that list, found by a scan that
-    stops at the first threshold ``>= x``, and each clears the leaves of its
-    left subtree from its tree's mask.  The exit leaf of a tree is then the
-    lowest bit still set (the leaves left of it were all cleared by a
-    node where the path went right; the exit leaf is never cleared).  The
-    work is proportional to the number of failed tests, with one
-    mispredicted branch per feature instead of one per tree level.
+    row (``x > t``: they send it right) are a prefix of that list, and each
+    clears the leaves of its left subtree from its tree's mask.  The exit
+    leaf of a tree is then the lowest bit still set: every leaf left of it
+    was cleared by the node where its path leaves the exit path (that node
+    sent the row right), and no node clears the exit leaf.  Applying masks
+    commutes, so every ``B`` nodes of a feature's list a checkpoint row
+    holds the AND of all masks so far, for every tree: a row counts the
+    checkpoints below ``x``, ANDs one row into the masks (vectorised), then
+    tests the ``B`` nodes of the next block without a branch.  No
+    mispredictions, and work independent of the trees' depth.  The masks are
+    a stack array of 1 to 8 bytes per tree (auto keeps it within 32 KiB).
 
 Comparisons mirror the library exactly: sklearn's trees compare the input cast
 to float32 against float64 thresholds (``x <= t`` goes left), which for
@@ -64,6 +68,8 @@ BITVECTOR_MIN_BLOCK = 6
 BITVECTOR_ROW_BYTES_PER_NODE = 40
 #: ... and all checkpoint rows together in about this many bytes
 BITVECTOR_CHECKPOINT_BYTES = 1024 * 1024
+#: auto: bitvector only while the per-call masks (a stack array) fit in this
+BITVECTOR_AUTO_MAX_STACK = 32 * 1024
 
 
 @dataclass
@@ -115,7 +121,7 @@ class Tree:
         n = self.n_nodes
         count = np.zeros(n, np.int64)
         post, stack = [], [0]
-        while stack:  # children before parents: reversed preorder
+        while stack:  # preorder (parents before children); reversed: children first
             i = stack.pop()
             post.append(i)
             if self.left[i] >= 0:
@@ -202,8 +208,6 @@ class TreeEnsemble(Op):
         self.depth = max(t.max_depth() for t in self.trees)
         self.max_leaves = max(t.n_leaves for t in self.trees)
         self.any_nan_left = any(bool((t.nan_left & (t.left >= 0) & ~t.is_cat).any()) for t in self.trees)
-        #: nodes per bitvector checkpoint block (None: chosen from the shape)
-        self.bitvector_block_override = None
         self.codegen = self._choose(codegen)
         #: bitvector's passes over the masks are vectorised: one clone per ISA level
         self.hot = self.codegen == "bitvector"
@@ -241,7 +245,7 @@ class TreeEnsemble(Op):
         ``table`` is the fallback when none of these is feasible."""
         nt = len(self.trees)
         est = {}
-        if self.max_leaves <= BITVECTOR_MAX_LEAVES:
+        if self.max_leaves <= BITVECTOR_MAX_LEAVES and nt * self._mask_bits() // 8 <= BITVECTOR_AUTO_MAX_STACK:
             # per tree: exit leaf and sum; per record tested; per 32 bytes of
             # checkpoint row; per input slot (counts, loop set-up)
             B, feats = self._bitvector_layout()
@@ -462,12 +466,11 @@ class TreeEnsemble(Op):
     def bitvector_block(self) -> int:
         """Nodes per checkpoint block (see :meth:`_bitvector_tables`).
 
-        A checkpoint replaces up to ``B`` scalar mask updates by one pass
-        over the ``n_trees`` masks (vectorised): it pays off once ``B`` is a
-        good fraction of ``n_trees * mask bytes / 16``; and all checkpoints
-        together stay within ``BITVECTOR_CHECKPOINT_BYTES``."""
-        if self.bitvector_block_override:
-            return int(self.bitvector_block_override)
+        Every row tests ``B`` nodes per input slot, and ANDs one checkpoint
+        row of ``n_trees`` masks: ``B`` grows with that row (one node per
+        ``BITVECTOR_ROW_BYTES_PER_NODE`` bytes; measured best for 100 to
+        1000 trees) and so that all checkpoint rows together stay within
+        ``BITVECTOR_CHECKPOINT_BYTES`` (cache and C source size)."""
         mb = self._mask_bits() // 8
         row = len(self.trees) * mb
         n_num = sum(int(((t.left >= 0) & ~t.is_cat).sum()) for t in self.trees)
