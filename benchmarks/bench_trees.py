@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .common import BUILD, HERE, fmt_ns, machine, time_c_interleaved, time_py
+from .common import BUILD, c_harness, fmt_ns, machine, time_c_interleaved, time_py
 
 N_FEATURES = 10
 #: tree_codegen values timed for every model ("auto" first: the default row)
@@ -55,12 +55,7 @@ def models():
 
 
 def _tl2cgen_harness() -> Path:
-    BUILD.mkdir(parents=True, exist_ok=True)
-    exe = BUILD / "bench_trees_tl2cgen"
-    src = HERE / "bench_trees_tl2cgen.c"
-    if not exe.exists() or exe.stat().st_mtime < src.stat().st_mtime:
-        subprocess.run(["gcc", "-O2", "-o", str(exe), str(src), "-ldl", "-lm"], check=True)
-    return exe
+    return c_harness("bench_trees_tl2cgen")
 
 
 def time_tl2cgen(m, X, n_out, workdir: Path) -> float:

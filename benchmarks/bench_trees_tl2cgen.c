@@ -12,22 +12,14 @@
 #include <string.h>
 #include <time.h>
 
+#include "ctime.h"
+
 union Entry {
   int missing;
   double fvalue;
   int qvalue;
 };
 typedef void (*predict_f)(union Entry *, int, double *);
-
-#define WARMUP_NS 50e6
-#define SLICE 1000
-
-static double now(void)
-{
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return t.tv_sec * 1e9 + t.tv_nsec;
-}
 
 int main(int argc, char **argv)
 {
@@ -61,22 +53,6 @@ int main(int argc, char **argv)
     __asm__ volatile("" : : "r"(out) : "memory");                   \
     c++;                                                            \
   } while (0)
-  const double w0 = now();
-  while (c < rows || now() - w0 < WARMUP_NS)
-    for (int k = 0; k < 100; k++) CALL();
-  /* the 5 x CALLS timed calls go in slices of SLICE calls, best slice:
-     on a shared host the core's speed changes over milliseconds (SMT
-     siblings, other VMs), and only short windows catch the quiet ones; a
-     slice of 1000 calls still averages the cost over many different rows */
-  const long slice = calls < SLICE ? calls : SLICE;
-  const long n_slices = (5 * calls + slice - 1) / slice;
-  double best = 1e300;
-  for (long s = 0; s < n_slices; s++) {
-    const double t0 = now();
-    for (long k = 0; k < slice; k++) CALL();
-    const double dt = (now() - t0) / slice;
-    if (dt < best) best = dt;
-  }
-  printf("%.2f\n", best);
+  SKC_BEST_SLICE(CALL, rows, 5 * calls);
   return 0;
 }

@@ -15,13 +15,19 @@ HERE = Path(__file__).resolve().parent
 BUILD = Path(os.environ.get("SCIKINC_BENCH_DIR", tempfile.gettempdir())) / "scikinc-bench"
 
 
-def ctime_binary() -> Path:
+def c_harness(stem: str) -> Path:
+    """``benchmarks/<stem>.c`` built into BUILD (rebuilt when it or ctime.h changed)."""
     BUILD.mkdir(parents=True, exist_ok=True)
-    exe = BUILD / "ctime"
-    src = HERE / "ctime.c"
-    if not exe.exists() or exe.stat().st_mtime < src.stat().st_mtime:
-        subprocess.run(["gcc", "-O2", "-o", str(exe), str(src), "-ldl"], check=True)
+    exe = BUILD / stem
+    src = HERE / f"{stem}.c"
+    newest = max(src.stat().st_mtime, (HERE / "ctime.h").stat().st_mtime)
+    if not exe.exists() or exe.stat().st_mtime < newest:
+        subprocess.run(["gcc", "-O2", "-o", str(exe), str(src), "-ldl", "-lm"], check=True)
     return exe
+
+
+def ctime_binary() -> Path:
+    return c_harness("ctime")
 
 
 def _rows_file(X, float_t, rnd, tag) -> Path:

@@ -12,20 +12,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "ctime.h"
+
 typedef float *(*fn_f)(float *, const float *);
 typedef float *(*gen_f)(float *, const float *, const float *);
 typedef double *(*fn_d)(double *, const double *);
 typedef double *(*gen_d)(double *, const double *, const double *);
-
-#define WARMUP_NS 50e6
-#define SLICE 1000
-
-static double now(void)
-{
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return t.tv_sec * 1e9 + t.tv_nsec;
-}
 
 int main(int argc, char **argv)
 {
@@ -70,24 +62,7 @@ int main(int argc, char **argv)
     __asm__ volatile("" : : "r"(out) : "memory");                                               \
     c++;                                                                                        \
   } while (0)
-  /* warm-up, untimed */
-  const double w0 = now();
-  while (c < rows || now() - w0 < WARMUP_NS)
-    for (int k = 0; k < 100; k++) SKC_CALL();
-  /* the reps x CALLS timed calls go in slices of SLICE calls, best slice:
-     on a shared host the core's speed changes over milliseconds (SMT
-     siblings, other VMs), and only short windows catch the quiet ones; a
-     slice of 1000 calls still averages the cost over many different rows */
-  const long slice = calls < SLICE ? calls : SLICE;
-  const long n_slices = (reps * calls + slice - 1) / slice;
-  double best = 1e300;
-  for (long s = 0; s < n_slices; s++) {
-    const double t0 = now();
-    for (long k = 0; k < slice; k++) SKC_CALL();
-    const double dt = (now() - t0) / slice;
-    if (dt < best) best = dt;
-  }
-  printf("%.2f\n", best);
+  SKC_BEST_SLICE(SKC_CALL, rows, reps * calls);
   free(data);
   free(out);
   dlclose(h);

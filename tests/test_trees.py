@@ -236,6 +236,21 @@ def _hgb_data(seed=0, n=3000):
     return X, score
 
 
+def _hgb_rows(models, X, seed, codes4):
+    """100k rows on and around every threshold of the models, column 4 drawn
+    from the category codes ``codes4``, column 5 from category-like floats
+    (both with NaN); returns the rows and the generator for further columns."""
+    th = {}
+    for m in models.values():
+        for j, v in hgb_thresholds(m).items():
+            th.setdefault(j, []).extend(v)
+    R = threshold_rows(th, X.shape[1], n=100_000, X_fit=np.nan_to_num(X))
+    rng = np.random.default_rng(seed)
+    R[:, 4] = rng.choice(codes4, len(R))
+    R[:, 5] = rng.choice([-3.0, 0.5, 2.0, 7.0, 100.0, 3.0, np.nan], len(R))
+    return R, rng
+
+
 @pytest.mark.parametrize("codegen", CODEGENS)
 def test_hist_gradient_boosting_exact(tmp_path, codegen):
     X, score = _hgb_data()
@@ -254,14 +269,7 @@ def test_hist_gradient_boosting_exact(tmp_path, codegen):
         "hgbpois": HistGradientBoostingRegressor(loss="poisson", **kw).fit(X, yp),
         "hgbgam": HistGradientBoostingRegressor(loss="gamma", **kw).fit(X, yp),
     }
-    th = {}
-    for m in models.values():
-        for j, v in hgb_thresholds(m).items():
-            th.setdefault(j, []).extend(v)
-    R = threshold_rows(th, X.shape[1], n=100_000, X_fit=np.nan_to_num(X))
-    rng = np.random.default_rng(9)
-    R[:, 4] = rng.choice([0, 1, 2, 3, 5, 8, 9, 11, 12, 15, 1.5, -1, 300, np.nan], len(R))  # unknown ones too
-    R[:, 5] = rng.choice([-3.0, 0.5, 2.0, 7.0, 100.0, 3.0, np.nan], len(R))
+    R, rng = _hgb_rows(models, X, 9, [0, 1, 2, 3, 5, 8, 9, 11, 12, 15, 1.5, -1, 300, np.nan])  # unknown ones too
     if cat is None:
         R[:, 4:] = rng.normal(size=(len(R), 2)) * 5
     opts = {"tree_codegen": codegen}
@@ -330,14 +338,7 @@ def test_hist_gradient_boosting_leaves(tmp_path, codegen):
         "hgb3": HistGradientBoostingClassifier(max_iter=15, categorical_features=[4, 5], random_state=0).fit(X, y3),
         "hgbr": HistGradientBoostingRegressor(max_iter=20, max_leaf_nodes=20, random_state=0).fit(X, score),
     }
-    th = {}
-    for m in models.values():
-        for j, v in hgb_thresholds(m).items():
-            th.setdefault(j, []).extend(v)
-    R = threshold_rows(th, X.shape[1], n=100_000, X_fit=np.nan_to_num(X))
-    rng = np.random.default_rng(3)
-    R[:, 4] = rng.choice([0, 1, 3, 8, 11, 15, -1, 2.5, np.nan], len(R))
-    R[:, 5] = rng.choice([-3.0, 0.5, 2.0, 7.0, 100.0, 3.0, np.nan], len(R))
+    R, _ = _hgb_rows(models, X, 3, [0, 1, 3, 8, 11, 15, -1, 2.5, np.nan])
     Rt = as_type(R, "float")
     lv = build(models, tmp_path, stem="leaves", options={"tree_codegen": codegen, "output": "leaves"})
     for name, m in models.items():
