@@ -22,7 +22,7 @@ demo:
 	$(PYTHON) examples/dalitz/dalitz.py
 
 test: install-test
-	$(PYTHON) -m pytest -q -ra
+	$(PYTHON) -m pytest -q -ra -n auto --maxprocesses 4 --dist loadfile
 
 bench:
 	$(PIP) install -q -e ".[all,bench]"

@@ -1,4 +1,22 @@
+import os
+import subprocess
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def pytest_configure(config):
+    """Under pytest-xdist (`make test` runs `-n auto --dist loadfile`), build
+    the C++ runtime once in the controller before the workers start: the
+    runtime tests and the examples each run `make -C runtime`, and two makes
+    writing the same objects at once would race.  With the runtime up to date
+    their makes do nothing.  A failure here is left to those tests to report."""
+    if hasattr(config, "workerinput") or not getattr(config.option, "numprocesses", None):
+        return
+    if (ROOT / "runtime" / "Makefile").exists():
+        env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}  # not under .ci/sanitize's ASan
+        subprocess.run(["make", "-s", "-C", str(ROOT / "runtime"), f"-j{os.cpu_count() or 1}"],
+                       capture_output=True, env=env)
