@@ -47,6 +47,21 @@ def test_planted_bug_fails_the_run(test, report):
 
 
 @needs_asan
+@pytest.mark.parametrize("test,report", [
+    ("test_global_out_of_bounds", "AddressSanitizer: global-buffer-overflow"),
+    ("test_signed_overflow", "runtime error: signed integer overflow"),
+])
+def test_planted_bug_fails_the_run_under_xdist(test, report):
+    """CI runs the suite in pytest-xdist workers: their reports reach the log too."""
+    res = _sanitize("-n", "2", "--dist", "loadfile", f"tests/sanitize_canary.py::{test}",
+                    "tests/sanitize_canary.py::test_clean")
+    out = res.stdout + res.stderr
+    assert res.returncode != 0, out
+    assert report in out, out
+    assert "sanitize: FAILED" in out
+
+
+@needs_asan
 def test_clean_code_passes():
     """Real generated code (the IR ops incl. aliasing out == in, a scaler)
     under ASan + UBSan: no report.  (.ci/sanitize without arguments covers
