@@ -463,30 +463,26 @@ class TreeEnsemble(Op):
             cache[float_t] = self._bitvector_tables(float_t)
         return cache[float_t]
 
-    def bitvector_block(self) -> int:
-        """Nodes per checkpoint block (see :meth:`_bitvector_tables`).
+    def _bitvector_layout(self):
+        """Nodes per checkpoint block ``B`` and, per numeric input slot,
+        ``(number of nodes testing it, number of checkpoints)`` (see
+        :meth:`_bitvector_tables`).
 
         Every row tests ``B`` nodes per input slot, and ANDs one checkpoint
         row of ``n_trees`` masks: ``B`` grows with that row (one node per
         ``BITVECTOR_ROW_BYTES_PER_NODE`` bytes; measured best for 100 to
         1000 trees) and so that all checkpoint rows together stay within
-        ``BITVECTOR_CHECKPOINT_BYTES`` (cache and C source size)."""
-        mb = self._mask_bits() // 8
-        row = len(self.trees) * mb
-        n_num = sum(int(((t.left >= 0) & ~t.is_cat).sum()) for t in self.trees)
-        return int(max(BITVECTOR_MIN_BLOCK, -(-row // BITVECTOR_ROW_BYTES_PER_NODE),
-                       -(-n_num * row // BITVECTOR_CHECKPOINT_BYTES)))
-
-    def _bitvector_layout(self):
-        """Block size ``B`` and, per numeric input slot, ``(number of nodes
-        testing it, number of checkpoints)``: checkpoints only where they
-        save work over testing all the slot's nodes."""
-        B = self.bitvector_block()
+        ``BITVECTOR_CHECKPOINT_BYTES`` (cache and C source size).  A slot
+        gets checkpoints only where they save work over testing all its
+        nodes."""
         row = len(self.trees) * self._mask_bits() // 8
         counts: dict[int, int] = {}
         for t in self.trees:
             for f in t.feature[(t.left >= 0) & ~t.is_cat]:
                 counts[int(f)] = counts.get(int(f), 0) + 1
+        n_num = sum(counts.values())
+        B = int(max(BITVECTOR_MIN_BLOCK, -(-row // BITVECTOR_ROW_BYTES_PER_NODE),
+                    -(-n_num * row // BITVECTOR_CHECKPOINT_BYTES)))
         return B, {f: (n, (n - 1) // B if n > B + row // BITVECTOR_ROW_BYTES_PER_NODE else 0)
                    for f, n in sorted(counts.items())}
 
@@ -522,7 +518,7 @@ class TreeEnsemble(Op):
         bits = self._mask_bits()
         full = (1 << bits) - 1
         suffix = "ull" if bits == 64 else "u"
-        B = self.bitvector_block()
+        B, layout = self._bitvector_layout()
 
         def lit(m):
             return f"0x{m:0{bits // 4}x}{suffix}"
@@ -550,7 +546,6 @@ class TreeEnsemble(Op):
                         (float(keyv[i]), k, i, lits[i], m, bool(t.nan_left[i])))
         thr, tree, mask, nanidx, feats, bth = [], [], [], [], [], []
         cp = [np.full(NT, full, dtype=np.uint64)]  # row 0: no block applied
-        _, layout = self._bitvector_layout()
         for f in sorted(per_feat):
             nodes = sorted(per_feat[f], key=lambda r: (r[0], r[1], r[2]))
             n, nb = layout[f]
