@@ -102,20 +102,26 @@ def clock_ghz() -> tuple[float, str]:
         return ghz, "dependent-add loop"
     except (OSError, subprocess.CalledProcessError, ValueError):
         pass
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("cpu MHz"):
-            return float(line.split(":")[1]) / 1000, "/proc/cpuinfo"
-    return float("nan"), "unknown"
+    ghz = cpuinfo_ghz()
+    return (ghz, "/proc/cpuinfo") if ghz else (float("nan"), "unknown")
+
+
+def cpuinfo_ghz() -> float | None:
+    """The clock /proc/cpuinfo reports (on a VM: the nominal clock, below the
+    boost clock the dependent-add loop measures)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("cpu MHz"):
+                return float(line.split(":")[1]) / 1000
+    except (OSError, ValueError):
+        pass
+    return None
 
 
 def nominal_note(wbytes: int) -> str:
-    """The same floor at the clock /proc/cpuinfo reports (the VM's nominal
-    clock, below the boost clock the dependent-add loop measures)."""
-    for line in Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").exists() else []:
-        if line.startswith("cpu MHz"):
-            ghz = float(line.split(":")[1]) / 1000
-            return f"; at /proc/cpuinfo's {ghz:.2f} GHz: {fmt_ns(wbytes / 64 / ghz)}"
-    return ""
+    """The issue's floor again at /proc/cpuinfo's clock."""
+    ghz = cpuinfo_ghz()
+    return f"; at /proc/cpuinfo's {ghz:.2f} GHz: {fmt_ns(wbytes / 64 / ghz)}" if ghz else ""
 
 
 def resgen(seed: int = 0, width: int = WIDTH, name: str = "resgen"):
@@ -153,8 +159,8 @@ def _best_c(so, X, symbol="resgen", reps=3, **kw):
 class Floors:
     """What the hardware allows for a model whose float32 weights take ``wbytes``."""
 
-    def __init__(self, ghz: float, how: str, l2_bytes_per_ns: float):
-        self.ghz, self.how, self.l2 = ghz, how, l2_bytes_per_ns
+    def __init__(self, ghz: float, l2_bytes_per_ns: float):
+        self.ghz, self.l2 = ghz, l2_bytes_per_ns
 
     def issue(self, wbytes: int) -> float:
         """The issue's floor: 64 B per cycle (an AVX-512 core's L2) at the measured clock."""
@@ -180,7 +186,7 @@ def run() -> list[dict]:
     rows = []
     ghz, how = clock_ghz()
     l2_probe = 256 * 1024 // 4  # floats: 256 KiB stays in any x86-64 core's L2
-    fl = Floors(ghz, how, 4 * l2_probe / read_ns(l2_probe))
+    fl = Floors(ghz, 4 * l2_probe / read_ns(l2_probe))
     n_w = sum(int(np.prod(w.shape)) for w in model.weights)
     wbytes = 4 * n_w
     read = read_ns(n_w)
