@@ -10,7 +10,7 @@ from sklearn.preprocessing import QuantileTransformer
 import scikinc
 from scikinc.core import finish
 from scikinc.ir import Graph
-from scikinc.ops_preprocessing import Expr
+from scikinc.ir.preprocessing import Expr
 from scikinc.render import Entry, render_file
 
 from util import as_type, check_contract, compile_strict, rows

@@ -21,7 +21,7 @@ from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
 import scikinc
 from scikinc.errors import ConversionError
-from scikinc.ops_trees import float32_floor
+from scikinc.ir.trees import float32_floor
 from util import as_type, build, check_contract, rows
 
 CODEGENS = ["ifelse", "table", "branchfree", "bitvector"]

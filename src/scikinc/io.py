@@ -133,7 +133,7 @@ def load_model_file(path: str | Path, **opts) -> Any:
         # Keras support registers its loaders on import (kept lazy: importing
         # TensorFlow costs seconds and is optional).
         try:
-            from .converters import keras_loader  # noqa: F401
+            from .loaders import keras  # noqa: F401
         except ImportError:
             pass
     loader = _LOADERS.get(suffix)

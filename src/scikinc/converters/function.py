@@ -32,17 +32,9 @@ import numpy as np
 from sklearn.preprocessing import FunctionTransformer
 
 from ..errors import ConversionError, NotInvertible
-from ..ops_preprocessing import Expr
+from ..ir.preprocessing import MATH_FUNCTIONS, Expr
 from ..registry import register_converter, register_inverse
 
-#: math.h functions allowed in ``func_inC`` expressions -> number of arguments
-MATH_FUNCTIONS = {
-    **{f: 1 for f in ("exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sqrt", "cbrt",
-                      "sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh",
-                      "asinh", "acosh", "atanh", "fabs", "floor", "ceil", "trunc", "round", "rint",
-                      "erf", "erfc", "tgamma", "lgamma")},
-    **{f: 2 for f in ("pow", "atan2", "hypot", "fmin", "fmax", "fmod", "copysign", "fdim")},
-}
 CONSTANTS = {"M_PI": math.pi, "M_E": math.e}
 MAX_LENGTH = 2000
 MAX_DEPTH = 64

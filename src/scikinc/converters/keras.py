@@ -10,7 +10,7 @@ The layer graph is walked from the model output back to its single input
 IR ops; nested models are walked recursively (flattened).  After the walk,
 BatchNormalization-like affine maps are folded into neighbouring Dense
 layers and ``Dense -> activation [-> + residual]`` chains are fused into one
-:class:`~scikinc.ops_keras.DenseAct` op whose epilogue runs on registers.
+:class:`~scikinc.ir.keras.DenseAct` op whose epilogue runs on registers.
 """
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ import numpy as np
 
 from ..errors import ConversionError, UnsupportedModelError
 from ..ir import Activation, Affine, Binary, Concat, Dense, Graph, Op, Softmax, Value
-from ..ops_keras import DenseAct, LayerNorm, PReLU
+from ..ir.keras import DenseAct, LayerNorm, PReLU
 from ..passes import absorb_affine, fold_affine_into_dense
 from ..registry import qualname, register_converter
 

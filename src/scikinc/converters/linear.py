@@ -11,7 +11,7 @@ from sklearn.svm import LinearSVC, LinearSVR
 
 from ..errors import ConversionError
 from ..ir import Activation, Affine, Clip, Dense
-from ..ops_trees import ArgMax, Normalize
+from ..ir.trees import ArgMax, Normalize
 from ..registry import register_converter
 from .trees import binary_full, classifier_head, output_option
 

@@ -6,7 +6,7 @@ from sklearn.neural_network import MLPClassifier, MLPRegressor
 
 from ..errors import ConversionError
 from ..ir import Activation, Dense, Softmax
-from ..ops_trees import ArgMax
+from ..ir.trees import ArgMax
 from ..registry import register_converter
 from .trees import binary_full, output_option
 

@@ -34,7 +34,7 @@ from sklearn.preprocessing import (Binarizer, KBinsDiscretizer, MaxAbsScaler, No
 
 from ..errors import ConversionError, NotInvertible
 from ..ir import Affine, Concat, Dense, Gather
-from ..ops_preprocessing import (Binarize, Bins, CategoryIndex, FillNaN, IsNaN, Lookup, Monomials, Normalize,
+from ..ir.preprocessing import (Binarize, Bins, CategoryIndex, FillNaN, IsNaN, Lookup, Monomials, Normalize,
                                  OneHot, OneHotInverse, PowerMap, RestoreMissing)
 from ..registry import register_converter, register_inverse
 

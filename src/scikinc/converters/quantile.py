@@ -32,7 +32,7 @@ from scipy import stats
 from sklearn.preprocessing import QuantileTransformer
 
 from ..errors import ConversionError
-from ..ops_preprocessing import QuantileTable
+from ..ir.preprocessing import QuantileTable
 from ..registry import register_converter, register_inverse
 
 NOTES = ("output_distribution uniform/normal, any n_quantiles/subsample; sklearn's two-sided "

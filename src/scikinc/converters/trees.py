@@ -1,7 +1,7 @@
 """Decision trees, random forests / extra trees, gradient boosting and
 histogram gradient boosting.
 
-Every model becomes one :class:`~scikinc.ops_trees.TreeEnsemble` (raw scores
+Every model becomes one :class:`~scikinc.ir.trees.TreeEnsemble` (raw scores
 accumulated in double, in sklearn's own order) followed by the library's link
 function.  Options (``convert(..., options={...})``):
 
@@ -15,7 +15,7 @@ function.  Options (``convert(..., options={...})``):
 ``tree_codegen``
     ``"auto"`` (default: the fastest by an estimate of each strategy's cost), ``"ifelse"``,
     ``"table"``, ``"branchfree"`` or ``"bitvector"`` (trees of at most 64 leaves); see
-    :mod:`scikinc.ops_trees`.
+    :mod:`scikinc.ir.trees`.
 """
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor, ExtraTre
 
 from ..errors import ConversionError
 from ..ir import Activation, Affine, Concat, Gather, Softmax
-from ..ops_trees import ArgMax, Normalize, Tree, TreeEnsemble
+from ..ir.trees import ArgMax, Normalize, Tree, TreeEnsemble
 from ..registry import register_converter
 
 

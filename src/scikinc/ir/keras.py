@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .ir import Op, _vec
+from .core import Op, _vec
 
 
 class PReLU(Op):
@@ -58,7 +58,7 @@ class DenseAct(Op):
         self.kind = kind
         self.params = dict(params or {})
         self.residual = bool(residual)
-        from .ir import Activation
+        from .core import Activation
 
         self.helpers = Activation.HELPERS.get(kind, ())
 

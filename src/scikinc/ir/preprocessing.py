@@ -8,7 +8,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from .ir import Op, _vec
+from .core import Op, _vec
+
+
+#: math.h functions allowed in ``func_inC`` expressions -> number of arguments
+MATH_FUNCTIONS = {
+    **{f: 1 for f in ("exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sqrt", "cbrt",
+                      "sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh",
+                      "asinh", "acosh", "atanh", "fabs", "floor", "ceil", "trunc", "round", "rint",
+                      "erf", "erfc", "tgamma", "lgamma")},
+    **{f: 2 for f in ("pow", "atan2", "hypot", "fmin", "fmax", "fmod", "copysign", "fdim")},
+}
 
 
 class QuantileTable(Op):
@@ -87,8 +97,6 @@ class Expr(Op):
             self._check(node[3], helpers)
             return
         if kind == "call":
-            from .converters.function import MATH_FUNCTIONS
-
             if node[1] not in MATH_FUNCTIONS:
                 raise ValueError(f"unknown math function {node[1]!r}")
             for a in node[2:]:

@@ -43,8 +43,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .ir import Op
-from .render import format_doubles, format_floats
+from .core import Op
+from ..render import format_doubles, format_floats
 
 #: codegen names accepted by the ``tree_codegen`` option
 CODEGENS = ("auto", "ifelse", "table", "branchfree", "bitvector")
@@ -182,7 +182,7 @@ class TreeEnsemble(Op):
     def __init__(self, trees, *, n_features, n_out, offsets, base=None, divisor=None,
                  compare="float32", categorical=(), codegen="auto", leaf_ids=False, final=None):
         if codegen not in CODEGENS:
-            from .errors import ConversionError
+            from ..errors import ConversionError
 
             raise ConversionError(f"tree_codegen must be one of {', '.join(CODEGENS)}; got {codegen!r}")
         if compare not in ("float32", "float64"):
@@ -216,17 +216,17 @@ class TreeEnsemble(Op):
     # -- strategy ------------------------------------------------------------
     def _choose(self, codegen: str) -> str:
         if codegen == "branchfree" and self.has_cat:
-            from .errors import ConversionError
+            from ..errors import ConversionError
 
             raise ConversionError("tree_codegen='branchfree' does not support categorical splits; "
                                   "use 'ifelse' or 'table'")
         if codegen == "branchfree" and self.depth > BRANCHFREE_HARD_MAX_DEPTH:
-            from .errors import ConversionError
+            from ..errors import ConversionError
 
             raise ConversionError(f"tree_codegen='branchfree' pads every tree to 2**depth leaves; depth "
                                   f"{self.depth} > {BRANCHFREE_HARD_MAX_DEPTH} is too deep: use 'table' or 'auto'")
         if codegen == "bitvector" and self.max_leaves > BITVECTOR_MAX_LEAVES:
-            from .errors import ConversionError
+            from ..errors import ConversionError
 
             raise ConversionError(f"tree_codegen='bitvector' keeps one bit per leaf in a 64-bit mask: trees with "
                                   f"up to {BITVECTOR_MAX_LEAVES} leaves only, this ensemble has a tree with "
