@@ -93,40 +93,54 @@ void Model::check(FloatType t, bool gen) const {
                 to_string(t) + " buffers");
   if (gen != generative())
     throw Error("model '" + symbol_ + "' is " +
-                (generative() ? "generative: call it with (in, rnd, out)" : "not generative: call it with (in, out)"));
+                (generative() ? "generative: call it with (out, in, rnd)" : "not generative: call it with (out, in)"));
 }
 
-float *Model::operator()(const float *in, float *out) const {
+float *Model::call(float *out, const float *in) const {
   check(FloatType::Float, false);
   return reinterpret_cast<skc_model_f>(m_.fn)(out, in);
 }
-double *Model::operator()(const double *in, double *out) const {
+double *Model::call(double *out, const double *in) const {
   check(FloatType::Double, false);
   return reinterpret_cast<skc_model_d>(m_.fn)(out, in);
 }
-float *Model::operator()(const float *in, const float *rnd, float *out) const {
+float *Model::call(float *out, const float *in, const float *rnd) const {
   check(FloatType::Float, true);
   return reinterpret_cast<skc_gen_f>(m_.fn)(out, in, rnd);
 }
-double *Model::operator()(const double *in, const double *rnd, double *out) const {
+double *Model::call(double *out, const double *in, const double *rnd) const {
   check(FloatType::Double, true);
   return reinterpret_cast<skc_gen_d>(m_.fn)(out, in, rnd);
 }
-float *Model::batch(const float *in, float *out, std::size_t n) const {
+float *Model::call_batch(float *out, const float *in, std::size_t n) const {
   check(FloatType::Float, false);
   return reinterpret_cast<skc_batch_f>(m_.batch)(out, in, n);
 }
-double *Model::batch(const double *in, double *out, std::size_t n) const {
+double *Model::call_batch(double *out, const double *in, std::size_t n) const {
   check(FloatType::Double, false);
   return reinterpret_cast<skc_batch_d>(m_.batch)(out, in, n);
 }
-float *Model::batch(const float *in, const float *rnd, float *out, std::size_t n) const {
+float *Model::call_batch(float *out, const float *in, const float *rnd, std::size_t n) const {
   check(FloatType::Float, true);
   return reinterpret_cast<skc_gen_batch_f>(m_.batch)(out, in, rnd, n);
 }
-double *Model::batch(const double *in, const double *rnd, double *out, std::size_t n) const {
+double *Model::call_batch(double *out, const double *in, const double *rnd, std::size_t n) const {
   check(FloatType::Double, true);
   return reinterpret_cast<skc_gen_batch_d>(m_.batch)(out, in, rnd, n);
+}
+
+// deprecated (in, out) order
+float *Model::operator()(const float *in, float *out) const { return call(out, in); }
+double *Model::operator()(const double *in, double *out) const { return call(out, in); }
+float *Model::operator()(const float *in, const float *rnd, float *out) const { return call(out, in, rnd); }
+double *Model::operator()(const double *in, const double *rnd, double *out) const { return call(out, in, rnd); }
+float *Model::batch(const float *in, float *out, std::size_t n) const { return call_batch(out, in, n); }
+double *Model::batch(const double *in, double *out, std::size_t n) const { return call_batch(out, in, n); }
+float *Model::batch(const float *in, const float *rnd, float *out, std::size_t n) const {
+  return call_batch(out, in, rnd, n);
+}
+double *Model::batch(const double *in, const double *rnd, double *out, std::size_t n) const {
+  return call_batch(out, in, rnd, n);
 }
 
 template <class T>
@@ -135,7 +149,7 @@ static std::vector<T> call_vec(const Model &m, const std::vector<T> &in) {
     throw Error("model '" + m.symbol() + "' expects " + std::to_string(m.n_inputs()) + " inputs, got " +
                 std::to_string(in.size()));
   std::vector<T> out(static_cast<std::size_t>(m.n_outputs()));
-  m(in.data(), out.data());
+  m.call(out.data(), in.data());
   return out;
 }
 std::vector<float> Model::operator()(const std::vector<float> &in) const { return call_vec(*this, in); }
@@ -515,7 +529,7 @@ struct Pipeline::Impl {
     for (std::size_t i = 0; i < cols.size(); i++) dst[i] = static_cast<T>(values[cols[i].value][cols[i].col]);
   }
 
-  void row(const double *in, double *out) {
+  void row(double *out, const double *in) {
     std::size_t drawn = 0;
     for (auto &st : stages) {
       auto &v = values[st.value];
@@ -546,17 +560,17 @@ struct Pipeline::Impl {
             gather(st.in, fin.data());
             if (rnd) {
               for (int i = 0; i < m.n_random(); i++) frnd[i] = static_cast<float>(rnd[i]);
-              m(fin.data(), frnd.data(), fout.data());
+              m.call(fout.data(), fin.data(), frnd.data());
             } else {
-              m(fin.data(), fout.data());
+              m.call(fout.data(), fin.data());
             }
             std::copy(fout.begin(), fout.begin() + m.n_outputs(), v.begin());
           } else {
             gather(st.in, din.data());
             if (rnd)
-              m(din.data(), rnd, v.data());
+              m.call(v.data(), din.data(), rnd);
             else
-              m(din.data(), v.data());
+              m.call(v.data(), din.data());
           }
           break;
         }
@@ -658,25 +672,35 @@ void Pipeline::seed(std::uint64_t s) {
 }
 std::uint64_t Pipeline::current_seed() const { return impl_->seed; }
 
-void Pipeline::operator()(const double *in, double *out) { impl_->row(in, out); }
+void Pipeline::call(double *out, const double *in) { impl_->row(out, in); }
 
-void Pipeline::operator()(const float *in, float *out) {
+void Pipeline::call(float *out, const float *in) {
   auto &im = *impl_;
   std::copy(in, in + im.row_in.size(), im.row_in.begin());
-  im.row(im.row_in.data(), im.row_out.data());
+  im.row(im.row_out.data(), im.row_in.data());
   for (std::size_t i = 0; i < im.row_out.size(); i++) out[i] = static_cast<float>(im.row_out[i]);
 }
 
-void Pipeline::run(const double *in, double *out, std::size_t n) {
+void Pipeline::call_batch(double *out, const double *in, std::size_t n) {
   const std::size_t ni = n_inputs(), no = n_outputs();
-  for (std::size_t r = 0; r < n; r++) impl_->row(in + r * ni, out + r * no);
+  for (std::size_t r = 0; r < n; r++) impl_->row(out + r * no, in + r * ni);
 }
+
+void Pipeline::call_batch(float *out, const float *in, std::size_t n) {
+  const std::size_t ni = n_inputs(), no = n_outputs();
+  for (std::size_t r = 0; r < n; r++) call(out + r * no, in + r * ni);
+}
+
+// deprecated (in, out) order
+void Pipeline::operator()(const double *in, double *out) { call(out, in); }
+void Pipeline::operator()(const float *in, float *out) { call(out, in); }
+void Pipeline::run(const double *in, double *out, std::size_t n) { call_batch(out, in, n); }
 
 std::vector<double> Pipeline::operator()(const std::vector<double> &in) {
   if (in.size() != n_inputs())
     throw Error("pipeline expects " + std::to_string(n_inputs()) + " inputs, got " + std::to_string(in.size()));
   std::vector<double> out(n_outputs());
-  impl_->row(in.data(), out.data());
+  impl_->row(out.data(), in.data());
   return out;
 }
 

@@ -2,10 +2,20 @@
 //
 //   scikinc::Model m("models.so", "pid_muon");          // RAII over dlopen
 //   std::vector<float> out(m.n_outputs());
-//   m(in.data(), out.data());
+//   m.call(out.data(), in.data());                        // out first, like pid_muon(out, in)
 //
 //   auto p = scikinc::Pipeline::from_file("lamarr.cfg");  // config: see README.md
-//   p(in, out);                                           // one row, seeded noise
+//   p.call(out, in);                                      // one row, seeded noise
+//
+// Argument order: every entry point taking raw buffers is out first, then in
+// (then rnd, then n), the order of the generated C functions
+// `name(out, in[, rnd])` and `name_batch(out, in[, rnd], n)`.  The older
+// (in, out) entry points (operator()(in, out), batch(in, out, n),
+// Pipeline::operator()(in, out), Pipeline::run(in, out, n)) still work but are
+// [[deprecated]]: the out-first ones have other names (call, call_batch) so
+// that an old call never silently changes meaning -- overloading one name on
+// (const T *in, T *out) and (T *out, const T *in) would be ambiguous for two
+// non-const pointers.
 //
 // Thread safety: a Model is immutable after construction and may be called
 // from any number of threads at once.  A Pipeline owns scratch buffers and a
@@ -64,17 +74,37 @@ class Model {
   /// the underlying C description (function pointers + metadata)
   const skc_model &c_model() const { return m_; }
 
-  // One row.  `out` may alias `in`.  Throws scikinc::Error when the float
-  // type or the (non-)generative signature does not match the model.
+  // One row: out = f(in), or f(in, rnd) for generative models.  `out` may
+  // alias `in`; returns `out`.  Throws scikinc::Error when the float type or
+  // the (non-)generative signature does not match the model.
+  float *call(float *out, const float *in) const;
+  double *call(double *out, const double *in) const;
+  float *call(float *out, const float *in, const float *rnd) const;
+  double *call(double *out, const double *in, const double *rnd) const;
+  // n rows, row-major; bitwise equal to n single calls.
+  float *call_batch(float *out, const float *in, std::size_t n) const;
+  double *call_batch(double *out, const double *in, std::size_t n) const;
+  float *call_batch(float *out, const float *in, const float *rnd, std::size_t n) const;
+  double *call_batch(double *out, const double *in, const double *rnd, std::size_t n) const;
+
+  // Deprecated (in[, rnd], out[, n]) order: same results as call / call_batch.
+  [[deprecated("(in, out) order: use call(out, in), the order of the C function name(out, in)")]]
   float *operator()(const float *in, float *out) const;
+  [[deprecated("(in, out) order: use call(out, in), the order of the C function name(out, in)")]]
   double *operator()(const double *in, double *out) const;
+  [[deprecated("(in, rnd, out) order: use call(out, in, rnd), the order of the C function name(out, in, rnd)")]]
   float *operator()(const float *in, const float *rnd, float *out) const;
+  [[deprecated("(in, rnd, out) order: use call(out, in, rnd), the order of the C function name(out, in, rnd)")]]
   double *operator()(const double *in, const double *rnd, double *out) const;
-  // n rows, row-major.
+  [[deprecated("(in, out, n) order: use call_batch(out, in, n), the order of the C function name_batch(out, in, n)")]]
   float *batch(const float *in, float *out, std::size_t n) const;
+  [[deprecated("(in, out, n) order: use call_batch(out, in, n), the order of the C function name_batch(out, in, n)")]]
   double *batch(const double *in, double *out, std::size_t n) const;
+  [[deprecated("(in, rnd, out, n) order: use call_batch(out, in, rnd, n), the order of name_batch(out, in, rnd, n)")]]
   float *batch(const float *in, const float *rnd, float *out, std::size_t n) const;
+  [[deprecated("(in, rnd, out, n) order: use call_batch(out, in, rnd, n), the order of name_batch(out, in, rnd, n)")]]
   double *batch(const double *in, const double *rnd, double *out, std::size_t n) const;
+
   /// convenience: checks the size and returns a new vector
   std::vector<float> operator()(const std::vector<float> &in) const;
   std::vector<double> operator()(const std::vector<double> &in) const;
@@ -119,12 +149,22 @@ class Pipeline {
   void seed(std::uint64_t s);
   std::uint64_t current_seed() const;
 
-  /// One row: `in` has n_inputs() values, `out` receives n_outputs() values.
-  void operator()(const double *in, double *out);
-  void operator()(const float *in, float *out);
+  /// One row: `out` receives n_outputs() values, `in` has n_inputs() values.
+  void call(double *out, const double *in);
+  void call(float *out, const float *in);
   /// n rows, row-major (rows are processed in order; the noise stream continues).
-  void run(const double *in, double *out, std::size_t n);
+  void call_batch(double *out, const double *in, std::size_t n);
+  void call_batch(float *out, const float *in, std::size_t n);
+  /// convenience: checks the size and returns a new vector
   std::vector<double> operator()(const std::vector<double> &in);
+
+  // Deprecated (in, out[, n]) order: same results as call / call_batch.
+  [[deprecated("(in, out) order: use call(out, in), the order of the C functions")]]
+  void operator()(const double *in, double *out);
+  [[deprecated("(in, out) order: use call(out, in), the order of the C functions")]]
+  void operator()(const float *in, float *out);
+  [[deprecated("(in, out, n) order: use call_batch(out, in, n), the order of the C functions")]]
+  void run(const double *in, double *out, std::size_t n);
 
   /// Noise values drawn for the last row, in draw order (n_noise() values).
   const std::vector<double> &last_noise() const;

@@ -99,9 +99,9 @@ double bench_model(const scikinc::Model &m, const Rows &rows, const Rows &noise,
   for (long c = 0; c < n; c++) {
     const std::size_t r = static_cast<std::size_t>(c) % rows.n;
     if (nr)
-      m(in.data() + r * ni, rnd.data() + (r % noise.n) * nr, out.data());
+      m.call(out.data(), in.data() + r * ni, rnd.data() + (r % noise.n) * nr);
     else
-      m(in.data() + r * ni, out.data());
+      m.call(out.data(), in.data() + r * ni);
     sink = out[0];
   }
   (void)sink;
@@ -182,7 +182,7 @@ int main(int argc, char **argv) {
     if (bench) {
       if (rows.n == 0) throw scikinc::Error("--bench needs at least one input row");
       const auto t0 = std::chrono::steady_clock::now();
-      for (long c = 0; c < bench; c++) p(rows.data.data() + (static_cast<std::size_t>(c) % rows.n) * p.n_inputs(), out.data());
+      for (long c = 0; c < bench; c++) p.call(out.data(), rows.data.data() + (static_cast<std::size_t>(c) % rows.n) * p.n_inputs());
       const double dt = seconds_since(t0);
       std::printf("pipeline: %ld rows in %.3f s: %.1f ns/row, %.4g rows/s\n", bench, dt, 1e9 * dt / bench, bench / dt);
       if (config.empty()) {
@@ -209,7 +209,7 @@ int main(int argc, char **argv) {
     }
     const int d = digits > 0 ? digits : (p.float_output() ? 9 : 17);
     for (std::size_t r = 0; r < rows.n; r++) {
-      p(rows.data.data() + r * p.n_inputs(), out.data());
+      p.call(out.data(), rows.data.data() + r * p.n_inputs());
       write_row(stdout, out.data(), out.size(), d, delim);
       if (dump && p.n_noise()) write_row(dump, p.last_noise().data(), p.n_noise(), 17, delim);
     }

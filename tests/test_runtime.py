@@ -459,32 +459,32 @@ int main(int argc, char **argv) {
   assert(a.has_inverse() && a.float_type() == scikinc::FloatType::Float);
   scikinc::Model moved = std::move(a);                     // move-only
   std::vector<float> x = {1, 2, 3, 4, 5, 6}, y(6), back(6);
-  moved(x.data(), y.data());
-  inv(y.data(), back.data());
+  moved.call(y.data(), x.data());                          // out, in: like tX(out, in)
+  inv.call(back.data(), y.data());
   for (int i = 0; i < 6; i++) assert(std::fabs(back[i] - x[i]) < 1e-4f);
   bool threw = false;
-  try { std::vector<double> xd(6), yd(6); moved(xd.data(), yd.data()); } catch (const scikinc::Error &) { threw = true; }
+  try { std::vector<double> xd(6), yd(6); moved.call(yd.data(), xd.data()); } catch (const scikinc::Error &) { threw = true; }
   assert(threw);                                           // float model called with doubles
   threw = false;
-  try { scikinc::Model g(so, "gen"); float r[3] = {0, 0, 0}; g(x.data(), y.data()); (void)r; }
-  catch (const scikinc::Error &e) { threw = std::strstr(e.what(), "generative") != nullptr; }
+  try { scikinc::Model g(so, "gen"); g.call(y.data(), x.data()); }
+  catch (const scikinc::Error &e) { threw = std::strstr(e.what(), "generative: call it with (out, in, rnd)") != nullptr; }
   assert(threw);
   scikinc::Model g(so, "gen");
   assert(g.generative() && g.n_random() == 3);
   std::vector<float> r = {0.5f, -1.f, 2.f}, o(static_cast<size_t>(g.n_outputs()));
-  g(x.data(), r.data(), o.data());
+  g.call(o.data(), x.data(), r.data());
   // pipelines: clone() gives independent instances; same seed -> same stream
   auto p = scikinc::Pipeline::from_string("input x 6\nmodel y s.so gen\n", argv[2]);
   auto q = p.clone(p.current_seed());
   std::vector<double> xd(x.begin(), x.end()), o1(p.n_outputs()), o2(p.n_outputs());
-  std::thread t([&] { for (int k = 0; k < 1000; k++) q(xd.data(), o2.data()); });
-  for (int k = 0; k < 1000; k++) p(xd.data(), o1.data());
+  std::thread t([&] { for (int k = 0; k < 1000; k++) q.call(o2.data(), xd.data()); });
+  for (int k = 0; k < 1000; k++) p.call(o1.data(), xd.data());
   t.join();
   assert(o1 == o2);
-  p.seed(3); p(xd.data(), o1.data()); p.seed(3); p(xd.data(), o2.data());
+  p.seed(3); p.call(o1.data(), xd.data()); p.seed(3); p.call(o2.data(), xd.data());
   assert(o1 == o2 && p.last_noise().size() == 3);
   std::vector<float> of(p.n_outputs());                    // float rows: same numbers, rounded
-  p.seed(3); p(x.data(), of.data());
+  p.seed(3); p.call(of.data(), x.data());
   for (size_t i = 0; i < of.size(); i++) assert(of[i] == static_cast<float>(o2[i]));
   std::printf("OK\n");
   return 0;

@@ -47,17 +47,17 @@ int main(int argc, char **argv) {
       std::vector<float> xf(x.begin(), x.end()), yf(y.size());
       if (m.generative()) {
         std::vector<float> rnd(static_cast<std::size_t>(m.n_random()), 0.0f);  // the mode of N(0,1)
-        m(xf.data(), rnd.data(), yf.data());
+        m.call(yf.data(), xf.data(), rnd.data());  // out, in, rnd: like the C function
       } else {
-        m(xf.data(), yf.data());
+        m.call(yf.data(), xf.data());  // out, in
       }
       y.assign(yf.begin(), yf.end());
     } else if (m.float_type() == scikinc::FloatType::Double) {
       if (m.generative()) {
         std::vector<double> rnd(static_cast<std::size_t>(m.n_random()), 0.0);
-        m(x.data(), rnd.data(), y.data());
+        m.call(y.data(), x.data(), rnd.data());
       } else {
-        m(x.data(), y.data());
+        m.call(y.data(), x.data());
       }
     } else {
       std::fprintf(stderr, "long double models are not supported by this host\n");

@@ -29,9 +29,9 @@ static int run(const scikinc::Model &m, const char *rows_path, std::size_t nrows
   auto call = [&](std::size_t c, T *out) {
     const T *row = rows.data() + (c % nrows) * w;
     if (nr)
-      m(row, row + ni, out);
+      m.call(out, row, row + ni);
     else
-      m(row, out);
+      m.call(out, row);
   };
   std::vector<T> serial(calls * no);
   for (std::size_t c = 0; c < calls; c++) call(c, serial.data() + c * no);
