@@ -507,6 +507,110 @@ def test_cpp_api(runtime, data, tmp_path):
     assert res.returncode == 0 and res.stdout.strip() == "OK", res.stdout + res.stderr
 
 
+def _build_arg_order(tmp_path):
+    """Build runtime/tests/arg_order.cpp (it calls the deprecated API on purpose);
+    return the executable and {source line: deprecated signature} of the warnings."""
+    import re
+
+    exe = tmp_path / "arg_order"
+    cmd = ["g++", "-std=c++17", "-Wall", "-Wextra", "-Werror", "-I", str(RUNTIME),
+           str(RUNTIME / "tests" / "arg_order.cpp"), str(BUILD / "libscikinc.a"), "-ldl", "-o", str(exe)]
+    env = {**os.environ, "LC_ALL": "C"}
+    # with -Werror the deprecated calls are errors: the warning is real and on by default
+    res = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    assert res.returncode != 0 and "-Werror=deprecated-declarations" in res.stderr, res.stderr[-3000:]
+    res = subprocess.run(cmd[:5] + ["-Wno-error=deprecated-declarations"] + cmd[5:], capture_output=True, text=True,
+                         env=env)
+    assert res.returncode == 0, res.stderr[-3000:]
+    warned = {}
+    for m in re.finditer(r"arg_order\.cpp:(\d+):\d+: warning: '(.+?)' is deprecated: (.+?) \[-Wdeprecated-declarations\]",
+                         res.stderr):
+        assert "use call" in m.group(3) and "(out, in" in m.group(3), m.group(0)
+        warned.setdefault(int(m.group(1)), set()).add(m.group(2))
+    return exe, warned
+
+
+def test_deprecated_in_out_order_warns_and_matches(runtime, data, tmp_path):
+    """Model::call/call_batch and Pipeline::call/call_batch (out first, like
+    name(out, in) and name_batch(out, in, n)) and the deprecated (in, out)
+    operator()/batch/run give the same bits on 2000 rows (in range, far out of
+    range, fitted edges) of real fitted models, equal to scikinc.load() and close
+    to sklearn.  Every deprecated call, and only those, warns with
+    -Wdeprecated-declarations naming its out-first replacement."""
+    from util import rows
+
+    exe, warned = _build_arg_order(tmp_path)
+    src = (RUNTIME / "tests" / "arg_order.cpp").read_text().splitlines()
+    deprecated_lines = {i + 1 for i, line in enumerate(src) if "// deprecated" in line}
+    assert len(deprecated_lines) == 7 and set(warned) == deprecated_lines
+    sigs = set().union(*warned.values())
+    for T in ("float", "double"):
+        for sig in [f"{T}* scikinc::Model::operator()(const {T}*, {T}*) const",
+                    f"{T}* scikinc::Model::operator()(const {T}*, const {T}*, {T}*) const",
+                    f"{T}* scikinc::Model::batch(const {T}*, {T}*, std::size_t) const",
+                    f"{T}* scikinc::Model::batch(const {T}*, const {T}*, {T}*, std::size_t) const",
+                    f"void scikinc::Pipeline::operator()(const {T}*, {T}*)"]:
+            assert sig in sigs, (sig, sigs)
+    assert "void scikinc::Pipeline::run(const double*, double*, std::size_t)" in sigs
+
+    X, Y, y_cls = data
+    gbdt = GradientBoostingClassifier(n_estimators=30, max_depth=3, random_state=0).fit(X[:1500], y_cls[:1500])
+    ss = StandardScaler().fit(X)
+    gen = scikinc.Generative(ResNet(6 + 4, 3, width=16, seed=6), preprocessing=QuantileTransformer(n_quantiles=50).fit(X),
+                             postprocessing=StandardScaler().fit(Y[:, :3]), n_random=4)
+    R = rows(X, n=2000, seed=5)
+    noise_in = np.random.default_rng(8).normal(size=(len(R), 4))
+    for float_t in ("float", "double"):
+        so = scikinc.compile({"gbdt": gbdt, "ss": ss, "gen": gen}, tmp_path / f"o_{float_t}.so", float_t=float_t)
+        T = DTYPES[float_t]
+        for sym in ("gbdt", "ss", "ss_inverse", "gen"):
+            f = scikinc.load(so, sym)
+            Xin = scikinc.load(so, "ss")(R).astype(np.float64) if sym == "ss_inverse" else R
+            A = np.hstack([Xin, noise_in]) if sym == "gen" else Xin
+            rb = tmp_path / f"{sym}_{float_t}.bin"
+            np.ascontiguousarray(A, dtype=T).tofile(rb)
+            prefix = tmp_path / f"{sym}_{float_t}"
+            res = subprocess.run([str(exe), str(so), sym, str(rb), str(len(A)), str(prefix)], capture_output=True,
+                                 text=True, timeout=120)
+            assert res.returncode == 0, res.stdout + res.stderr
+            no, n = f.n_outputs, len(A)
+            blocks = np.fromfile(f"{prefix}.model.bin", dtype=T).reshape(4, n, no)
+            pipe = np.fromfile(f"{prefix}.pipe.bin", dtype=np.float64).reshape(4, n, no)
+            pipef = np.fromfile(f"{prefix}.pipef.bin", dtype=np.float32).reshape(2, n, no)
+            expect = f(Xin, noise_in) if sym == "gen" else f(Xin)
+            # new order == deprecated order == Python harness, single and batch
+            for k, what in enumerate(["call", "call_batch", "operator()", "batch"]):
+                assert same_bits(blocks[k], expect), (sym, float_t, what)
+            # the Python harness takes arrays (X[, rnd]) and an optional out= keyword
+            buf = np.empty_like(expect)
+            assert (f(Xin, noise_in, out=buf) if sym == "gen" else f(Xin, out=buf)) is buf
+            assert same_bits(buf, expect)
+            drawn = np.fromfile(f"{prefix}.noise.bin", dtype=np.float64)
+            if sym == "gen":
+                drawn = drawn.reshape(n, 4)
+                assert abs(drawn.mean()) < 0.1 and abs(drawn.std() - 1) < 0.1
+                expect_p = f(Xin, drawn).astype(np.float64)
+            else:
+                assert drawn.size == 0
+                expect_p = expect.astype(np.float64)
+            for k, what in enumerate(["call", "call_batch", "operator()", "run"]):
+                assert same_bits(pipe[k], expect_p), (sym, float_t, "Pipeline", what)
+            # float buffers: inputs rounded to float first (a no-op for float models), outputs to float
+            X32 = Xin.astype(np.float32).astype(np.float64)
+            expect_pf = (f(X32, drawn) if sym == "gen" else f(X32)).astype(np.float32)
+            for k, what in enumerate(["call", "operator()"]):
+                assert same_bits(pipef[k], expect_pf), (sym, float_t, "Pipeline float", what)
+        # the deprecated order against the real library (inputs rounded to the C type)
+        Xt = R.astype(T).astype(np.float64)
+        got = np.fromfile(tmp_path / f"gbdt_{float_t}.model.bin", dtype=T).reshape(4, len(R), -1)
+        assert gbdt.n_classes_ == 3 and got.shape[2] == 3
+        np.testing.assert_allclose(got[2], gbdt.predict_proba(Xt), rtol=0, atol=1e-6)
+        got = np.fromfile(tmp_path / f"ss_{float_t}.model.bin", dtype=T).reshape(4, len(R), -1)
+        ref = ss.transform(Xt)
+        tol = 1e-6 if float_t == "float" else 1e-13
+        np.testing.assert_allclose(got[2], ref, rtol=tol, atol=tol * np.abs(ref).max())
+
+
 def test_cmake_build(runtime, tmp_path):
     if subprocess.run(["cmake", "--version"], capture_output=True).returncode != 0:
         pytest.skip("cmake not installed")
