@@ -68,8 +68,7 @@ std::shared_ptr<Library> open_library(const std::string &path) {
 Model::Model(const std::string &path, const std::string &symbol) : path_(path), symbol_(symbol) {
   lib_ = open_library(path);
   char err[1024];
-  if (skc_lookup(lib_->handle(), symbol.c_str(), &m_, err, sizeof err) != SKC_OK)
-    throw Error(path + ": " + err);
+  if (skc_lookup(lib_->handle(), symbol.c_str(), &m_, err, sizeof err) != SKC_OK) throw Error(path + ": " + err);
 }
 
 Model::Model(Model &&) noexcept = default;
@@ -89,8 +88,8 @@ Model Model::inverse() const {
 void Model::check(FloatType t, bool gen) const {
   if (!lib_) throw Error("call of a moved-from scikinc::Model");
   if (t != float_type())
-    throw Error("model '" + symbol_ + "' computes in " + to_string(float_type()) + ", called with " +
-                to_string(t) + " buffers");
+    throw Error("model '" + symbol_ + "' computes in " + to_string(float_type()) + ", called with " + to_string(t) +
+                " buffers");
   if (gen != generative())
     throw Error("model '" + symbol_ + "' is " +
                 (generative() ? "generative: call it with (out, in, rnd)" : "not generative: call it with (out, in)"));
@@ -371,10 +370,10 @@ Recipe parse_config(const std::string &text) {
     } else {
       throw Error(lctx + ": unknown keyword '" + kw + "' (input, model, noise, concat, output, seed)");
     }
-    if (s.kind != Kind::Input && r.stages.empty())
-      throw Error(ctx + ": the config must start with 'input NAME WIDTH'");
+    if (s.kind != Kind::Input && r.stages.empty()) throw Error(ctx + ": the config must start with 'input NAME WIDTH'");
     for (const auto &o : r.stages)
-      if (o.name == s.name) throw Error(ctx + ": name '" + s.name + "' already defined on line " + std::to_string(o.line));
+      if (o.name == s.name)
+        throw Error(ctx + ": name '" + s.name + "' already defined on line " + std::to_string(o.line));
     r.stages.push_back(std::move(s));
   }
   if (r.stages.empty()) throw Error("pipeline config is empty: it must start with 'input NAME WIDTH'");
@@ -534,17 +533,13 @@ struct Pipeline::Impl {
     for (auto &st : stages) {
       auto &v = values[st.value];
       switch (st.kind) {
-        case Kind::Input:
-          std::copy(in, in + v.size(), v.begin());
-          break;
+        case Kind::Input: std::copy(in, in + v.size(), v.begin()); break;
         case Kind::Noise:
           draw(v.data(), v.size());
           std::copy(v.begin(), v.end(), noise.begin() + drawn);
           drawn += v.size();
           break;
-        case Kind::Concat:
-          gather(st.in, v.data());
-          break;
+        case Kind::Concat: gather(st.in, v.data()); break;
         case Kind::Model: {
           const auto &m = *st.model;
           const double *rnd = nullptr;

@@ -51,56 +51,55 @@ typedef void (*skc_fn)(void);
 /* ---- status codes ------------------------------------------------------ */
 typedef enum {
   SKC_OK = 0,
-  SKC_E_ARG = 1,      /* NULL argument or name too long */
-  SKC_E_OPEN = 2,     /* dlopen failed (missing file, bad ELF, unresolved symbol) */
-  SKC_E_SYMBOL = 3,   /* function symbol not found */
-  SKC_E_META = 4,     /* metadata symbol (_n_inputs, _float_t, ...) missing or invalid */
-  SKC_E_TYPE = 5      /* unknown float type string */
+  SKC_E_ARG = 1,    /* NULL argument or name too long */
+  SKC_E_OPEN = 2,   /* dlopen failed (missing file, bad ELF, unresolved symbol) */
+  SKC_E_SYMBOL = 3, /* function symbol not found */
+  SKC_E_META = 4,   /* metadata symbol (_n_inputs, _float_t, ...) missing or invalid */
+  SKC_E_TYPE = 5    /* unknown float type string */
 } skc_status;
 
 typedef enum { SKC_FLOAT = 0, SKC_DOUBLE = 1, SKC_LONG_DOUBLE = 2 } skc_float_type;
 
 /* Everything a host needs to call one exported model. */
 typedef struct {
-  skc_fn fn;                 /* name(out, in[, rnd]) */
-  skc_fn batch;              /* name_batch(out, in[, rnd], n) */
+  skc_fn fn;    /* name(out, in[, rnd]) */
+  skc_fn batch; /* name_batch(out, in[, rnd], n) */
   int n_inputs;
   int n_outputs;
-  int n_random;              /* 0: deterministic model */
+  int n_random; /* 0: deterministic model */
   skc_float_type float_type;
-  size_t float_size;         /* sizeof(float), sizeof(double), ... */
+  size_t float_size; /* sizeof(float), sizeof(double), ... */
 } skc_model;
 
 /* Longest symbol name accepted (without the metadata suffixes). */
 #define SKC_MAX_NAME 200
 
-static inline const char *skc_strerror(int status)
-{
+static inline const char *skc_strerror(int status) {
   switch (status) {
-  case SKC_OK: return "success";
-  case SKC_E_ARG: return "invalid argument";
-  case SKC_E_OPEN: return "cannot open shared object";
-  case SKC_E_SYMBOL: return "symbol not found";
-  case SKC_E_META: return "model metadata missing or invalid";
-  case SKC_E_TYPE: return "unsupported float type";
-  default: return "unknown error";
+    case SKC_OK: return "success";
+    case SKC_E_ARG: return "invalid argument";
+    case SKC_E_OPEN: return "cannot open shared object";
+    case SKC_E_SYMBOL: return "symbol not found";
+    case SKC_E_META: return "model metadata missing or invalid";
+    case SKC_E_TYPE: return "unsupported float type";
+    default: return "unknown error";
   }
 }
 
-static inline const char *skc_float_name(skc_float_type t)
-{
+static inline const char *skc_float_name(skc_float_type t) {
   return t == SKC_FLOAT ? "float" : t == SKC_DOUBLE ? "double" : "long double";
 }
 
 /* internal: formatted error message into a possibly NULL buffer */
-#define SKC_SET_ERR(err, errlen, ...) \
-  do { if ((err) && (errlen)) snprintf((err), (errlen), __VA_ARGS__); } while (0)
+#define SKC_SET_ERR(err, errlen, ...)                              \
+  do {                                                             \
+    if ((err) && (errlen)) snprintf((err), (errlen), __VA_ARGS__); \
+  } while (0)
 
 /* dlopen(path, RTLD_NOW | RTLD_LOCAL).  *handle is NULL on failure.
  * A bare file name ("models.so") that exists in the working directory is
  * opened from there, not searched on the library path as dlopen would. */
-static inline int skc_open(const char *path, void **handle, char *err, size_t errlen)
-{
+static inline int skc_open(const char *path, void **handle, char *err, size_t errlen) {
   char local[4096];
   if (!path || !handle) {
     SKC_SET_ERR(err, errlen, "skc_open: NULL argument");
@@ -121,22 +120,17 @@ static inline int skc_open(const char *path, void **handle, char *err, size_t er
 }
 
 /* dlclose; NULL is accepted. */
-static inline int skc_close(void *handle)
-{
-  return handle && dlclose(handle) != 0 ? SKC_E_OPEN : SKC_OK;
-}
+static inline int skc_close(void *handle) { return handle && dlclose(handle) != 0 ? SKC_E_OPEN : SKC_OK; }
 
 /* Raw symbol address (data or function), NULL when absent. */
-static inline void *skc_address(void *handle, const char *name)
-{
+static inline void *skc_address(void *handle, const char *name) {
   if (!handle || !name) return NULL;
   (void)dlerror();
   return dlsym(handle, name);
 }
 
 /* Function symbol `name` as an untyped function pointer. */
-static inline int skc_function(void *handle, const char *name, skc_fn *fn, char *err, size_t errlen)
-{
+static inline int skc_function(void *handle, const char *name, skc_fn *fn, char *err, size_t errlen) {
   if (!handle || !name || !fn) {
     SKC_SET_ERR(err, errlen, "skc_function: NULL argument");
     return SKC_E_ARG;
@@ -155,9 +149,8 @@ static inline int skc_function(void *handle, const char *name, skc_fn *fn, char 
 
 /* Value of the exported `const int symbol_suffix` (e.g. "n_inputs").
  * Returns SKC_E_META (and leaves *value untouched) when absent. */
-static inline int skc_int_meta(void *handle, const char *symbol, const char *suffix, int *value,
-                               char *err, size_t errlen)
-{
+static inline int skc_int_meta(void *handle, const char *symbol, const char *suffix, int *value, char *err,
+                               size_t errlen) {
   char name[SKC_MAX_NAME + 32];
   if (!handle || !symbol || !suffix || !value || strlen(symbol) > SKC_MAX_NAME || strlen(suffix) > 24) {
     SKC_SET_ERR(err, errlen, "skc_int_meta: invalid argument");
@@ -174,9 +167,7 @@ static inline int skc_int_meta(void *handle, const char *symbol, const char *suf
 }
 
 /* Float type from the exported `const char symbol_float_t[]`. */
-static inline int skc_float_meta(void *handle, const char *symbol, skc_float_type *type,
-                                 char *err, size_t errlen)
-{
+static inline int skc_float_meta(void *handle, const char *symbol, skc_float_type *type, char *err, size_t errlen) {
   char name[SKC_MAX_NAME + 32];
   if (!handle || !symbol || !type || strlen(symbol) > SKC_MAX_NAME) {
     SKC_SET_ERR(err, errlen, "skc_float_meta: invalid argument");
@@ -188,9 +179,12 @@ static inline int skc_float_meta(void *handle, const char *symbol, skc_float_typ
     SKC_SET_ERR(err, errlen, "metadata symbol '%s' not found: is '%s' a scikinc model?", name, symbol);
     return SKC_E_META;
   }
-  if (strcmp(s, "float") == 0) *type = SKC_FLOAT;
-  else if (strcmp(s, "double") == 0) *type = SKC_DOUBLE;
-  else if (strcmp(s, "long double") == 0) *type = SKC_LONG_DOUBLE;
+  if (strcmp(s, "float") == 0)
+    *type = SKC_FLOAT;
+  else if (strcmp(s, "double") == 0)
+    *type = SKC_DOUBLE;
+  else if (strcmp(s, "long double") == 0)
+    *type = SKC_LONG_DOUBLE;
   else {
     SKC_SET_ERR(err, errlen, "'%s' has unknown float type '%.40s'", symbol, s);
     return SKC_E_TYPE;
@@ -199,8 +193,7 @@ static inline int skc_float_meta(void *handle, const char *symbol, skc_float_typ
 }
 
 /* Look up model `symbol`: its two functions and all metadata. */
-static inline int skc_lookup(void *handle, const char *symbol, skc_model *m, char *err, size_t errlen)
-{
+static inline int skc_lookup(void *handle, const char *symbol, skc_model *m, char *err, size_t errlen) {
   char name[SKC_MAX_NAME + 32];
   int rc;
   if (!handle || !symbol || !m) {
@@ -220,12 +213,13 @@ static inline int skc_lookup(void *handle, const char *symbol, skc_model *m, cha
   if (skc_int_meta(handle, symbol, "n_random", &m->n_random, NULL, 0) != SKC_OK) m->n_random = 0;
   if ((rc = skc_float_meta(handle, symbol, &m->float_type, err, errlen)) != SKC_OK) return rc;
   if (m->n_inputs <= 0 || m->n_outputs <= 0 || m->n_random < 0) {
-    SKC_SET_ERR(err, errlen, "'%s' has invalid dimensions (n_inputs=%d, n_outputs=%d, n_random=%d)",
-                symbol, m->n_inputs, m->n_outputs, m->n_random);
+    SKC_SET_ERR(err, errlen, "'%s' has invalid dimensions (n_inputs=%d, n_outputs=%d, n_random=%d)", symbol,
+                m->n_inputs, m->n_outputs, m->n_random);
     return SKC_E_META;
   }
-  m->float_size = m->float_type == SKC_FLOAT ? sizeof(float)
-                  : m->float_type == SKC_DOUBLE ? sizeof(double) : sizeof(long double);
+  m->float_size = m->float_type == SKC_FLOAT    ? sizeof(float)
+                  : m->float_type == SKC_DOUBLE ? sizeof(double)
+                                                : sizeof(long double);
   return SKC_OK;
 }
 

@@ -88,6 +88,8 @@ class Model {
   double *call_batch(double *out, const double *in, const double *rnd, std::size_t n) const;
 
   // Deprecated (in[, rnd], out[, n]) order: same results as call / call_batch.
+  // (clang-format 14 would glue each attribute to its declaration)
+  // clang-format off
   [[deprecated("(in, out) order: use call(out, in), the order of the C function name(out, in)")]]
   float *operator()(const float *in, float *out) const;
   [[deprecated("(in, out) order: use call(out, in), the order of the C function name(out, in)")]]
@@ -104,6 +106,7 @@ class Model {
   float *batch(const float *in, const float *rnd, float *out, std::size_t n) const;
   [[deprecated("(in, rnd, out, n) order: use call_batch(out, in, rnd, n), the order of name_batch(out, in, rnd, n)")]]
   double *batch(const double *in, const double *rnd, double *out, std::size_t n) const;
+  // clang-format on
 
   /// convenience: checks the size and returns a new vector
   std::vector<float> operator()(const std::vector<float> &in) const;
@@ -159,12 +162,14 @@ class Pipeline {
   std::vector<double> operator()(const std::vector<double> &in);
 
   // Deprecated (in, out[, n]) order: same results as call / call_batch.
+  // clang-format off
   [[deprecated("(in, out) order: use call(out, in), the order of the C functions")]]
   void operator()(const double *in, double *out);
   [[deprecated("(in, out) order: use call(out, in), the order of the C functions")]]
   void operator()(const float *in, float *out);
   [[deprecated("(in, out, n) order: use call_batch(out, in, n), the order of the C functions")]]
   void run(const double *in, double *out, std::size_t n);
+  // clang-format on
 
   /// Noise values drawn for the last row, in draw order (n_noise() values).
   const std::vector<double> &last_noise() const;

@@ -55,16 +55,17 @@ Rows read_csv(std::istream &in, std::size_t width, char delim, bool skip_header,
     while (true) {
       char *end = nullptr;
       double v = std::strtod(p, &end);
-      if (end == p) throw scikinc::Error(what + " line " + std::to_string(lineno) + ": cannot parse a number at '" +
-                                         std::string(p).substr(0, 20) + "'");
+      if (end == p)
+        throw scikinc::Error(what + " line " + std::to_string(lineno) + ": cannot parse a number at '" +
+                             std::string(p).substr(0, 20) + "'");
       r.data.push_back(v);
       count++;
       p = end;
       while (*p == ' ' || *p == '\t') p++;
       if (*p == '\0') break;
       if (*p != delim)
-        throw scikinc::Error(what + " line " + std::to_string(lineno) + ": unexpected character '" + std::string(1, *p) +
-                             "'");
+        throw scikinc::Error(what + " line " + std::to_string(lineno) + ": unexpected character '" +
+                             std::string(1, *p) + "'");
       p++;
     }
     if (count != width)
@@ -124,20 +125,40 @@ int main(int argc, char **argv) {
         if (i + 1 >= argc) throw scikinc::Error("option " + a + " needs a value");
         return argv[++i];
       };
-      if (a == "--so") so = value();
-      else if (a == "--symbol") symbol = value();
-      else if (a == "--pipeline") config = value();
-      else if (a == "--seed") { seed = std::strtoull(value().c_str(), nullptr, 0); have_seed = true; }
-      else if (a == "--rnd") rnd_file = value();
-      else if (a == "--dump-noise") dump_file = value();
-      else if (a == "--skip-header") skip_header = true;
-      else if (a == "--delimiter") { std::string d = value(); if (d.size() != 1) throw scikinc::Error("--delimiter takes one character"); delim = d[0]; }
-      else if (a == "--digits") digits = std::atoi(value().c_str());
-      else if (a == "--bench") { bench = std::atol(value().c_str()); if (bench <= 0) throw scikinc::Error("--bench needs a positive count"); }
-      else if (a == "--describe") describe = true;
-      else if (a == "-h" || a == "--help") { std::fputs(USAGE, stdout); return 0; }
-      else if (a.size() > 1 && a[0] == '-') throw scikinc::Error("unknown option " + a);
-      else input = a;
+      if (a == "--so") {
+        so = value();
+      } else if (a == "--symbol") {
+        symbol = value();
+      } else if (a == "--pipeline") {
+        config = value();
+      } else if (a == "--seed") {
+        seed = std::strtoull(value().c_str(), nullptr, 0);
+        have_seed = true;
+      } else if (a == "--rnd") {
+        rnd_file = value();
+      } else if (a == "--dump-noise") {
+        dump_file = value();
+      } else if (a == "--skip-header") {
+        skip_header = true;
+      } else if (a == "--delimiter") {
+        std::string d = value();
+        if (d.size() != 1) throw scikinc::Error("--delimiter takes one character");
+        delim = d[0];
+      } else if (a == "--digits") {
+        digits = std::atoi(value().c_str());
+      } else if (a == "--bench") {
+        bench = std::atol(value().c_str());
+        if (bench <= 0) throw scikinc::Error("--bench needs a positive count");
+      } else if (a == "--describe") {
+        describe = true;
+      } else if (a == "-h" || a == "--help") {
+        std::fputs(USAGE, stdout);
+        return 0;
+      } else if (a.size() > 1 && a[0] == '-') {
+        throw scikinc::Error("unknown option " + a);
+      } else {
+        input = a;
+      }
     }
     if (config.empty() == (so.empty() && symbol.empty()))
       throw scikinc::Error("give either --pipeline CONFIG or --so LIB.so --symbol NAME");
@@ -173,7 +194,8 @@ int main(int argc, char **argv) {
                              " input rows");
       p.set_noise_source([&](double *dst, std::size_t k) {
         if (noise_pos + k > noise.data.size()) noise_pos = 0;  // bench: cycle
-        std::copy(noise.data.begin() + static_cast<long>(noise_pos), noise.data.begin() + static_cast<long>(noise_pos + k), dst);
+        std::copy(noise.data.begin() + static_cast<long>(noise_pos),
+                  noise.data.begin() + static_cast<long>(noise_pos + k), dst);
         noise_pos += k;
       });
     }
@@ -182,7 +204,8 @@ int main(int argc, char **argv) {
     if (bench) {
       if (rows.n == 0) throw scikinc::Error("--bench needs at least one input row");
       const auto t0 = std::chrono::steady_clock::now();
-      for (long c = 0; c < bench; c++) p.call(out.data(), rows.data.data() + (static_cast<std::size_t>(c) % rows.n) * p.n_inputs());
+      for (long c = 0; c < bench; c++)
+        p.call(out.data(), rows.data.data() + (static_cast<std::size_t>(c) % rows.n) * p.n_inputs());
       const double dt = seconds_since(t0);
       std::printf("pipeline: %ld rows in %.3f s: %.1f ns/row, %.4g rows/s\n", bench, dt, 1e9 * dt / bench, bench / dt);
       if (config.empty()) {

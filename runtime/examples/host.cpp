@@ -47,7 +47,8 @@ int main(int argc, char **argv) {
       std::vector<float> xf(x.begin(), x.end()), yf(y.size());
       if (m.generative()) {
         std::vector<float> rnd(static_cast<std::size_t>(m.n_random()), 0.0f);  // the mode of N(0,1)
-        m.call(yf.data(), xf.data(), rnd.data());  // out, in, rnd: like the C function
+        // out first, then in and rnd: the order of the C function name(out, in, rnd)
+        m.call(yf.data(), xf.data(), rnd.data());
       } else {
         m.call(yf.data(), xf.data());  // out, in
       }

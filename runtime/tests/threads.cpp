@@ -59,8 +59,8 @@ static int run(const scikinc::Model &m, const char *rows_path, std::size_t nrows
       bad++;
     }
   if (bad) return 1;
-  std::printf("OK %s: %d threads x %zu calls (%s) bitwise equal to the serial run\n", m.symbol().c_str(), nthreads, calls,
-              scikinc::to_string(m.float_type()));
+  std::printf("OK %s: %d threads x %zu calls (%s) bitwise equal to the serial run\n", m.symbol().c_str(), nthreads,
+              calls, scikinc::to_string(m.float_type()));
   return 0;
 }
 
