@@ -26,6 +26,9 @@ class Context:
 
     float_t: str = "float"
     options: Mapping[str, Any] = field(default_factory=dict)
+    #: while a Keras layer converter runs: the layer call being converted
+    #: (its input Values and Keras shapes; see converters/keras/graph.py)
+    layer_call: Any = None
 
     def option(self, key: str, default=None):
         return self.options.get(key, default)
@@ -136,7 +139,7 @@ def build_entries(models, *, name=None, float_t="float", options=None, optimize=
             )
         g = Graph(n)
         g.output = ctx.convert(obj, g, g.input)
-        fwd = Entry(sym, finish(g, optimize), doc=type(obj).__name__)
+        fwd = Entry(sym, finish(g, optimize, fuse=_fuse(ctx)), doc=type(obj).__name__)
         entries.append(fwd)
         if conv.inverse is not None:
             gi = Graph(fwd.graph.output.width)
@@ -144,18 +147,24 @@ def build_entries(models, *, name=None, float_t="float", options=None, optimize=
                 gi.output = ctx.convert_inverse(obj, gi, gi.input)
             except NotInvertible:
                 continue
-            entries.append(Entry(sym + "_inverse", finish(gi, optimize),
+            entries.append(Entry(sym + "_inverse", finish(gi, optimize, fuse=_fuse(ctx)),
                                  doc=f"inverse of {type(obj).__name__}"))
     _check_unique(entries)
     return entries
 
 
-def finish(g: Graph, optimize: bool = True) -> Graph:
+def _fuse(ctx: Context) -> bool:
+    """Option ``fuse`` (default True; ``keras_fuse`` is its old name): fuse
+    activations and residual adds into the dense layers' epilogue."""
+    return bool(ctx.option("fuse", ctx.option("keras_fuse", True)))
+
+
+def finish(g: Graph, optimize: bool = True, *, fuse: bool = True) -> Graph:
     if g.output is None:
         raise ConversionError("converter returned no output value")
     g.prune()
     if optimize:
-        passes.optimize(g)
+        passes.optimize(g, fuse=fuse)
     return g
 
 

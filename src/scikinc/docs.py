@@ -57,11 +57,11 @@ def _keras_layers() -> str:
     """Layers and activation names the Keras converter understands, read from
     its own tables (importing it does not import TensorFlow)."""
     try:
-        from .converters import keras as k
+        from .converters.keras import activations, supported_layers
     except ImportError:  # pragma: no cover - keras converter absent
         return ""
-    layers = sorted(n for n in getattr(k, "_LAYERS", {}) if not n.startswith("TF"))
-    acts = sorted(getattr(k, "_ACT_NAMES", {}))
+    layers = [n for n in supported_layers("layers") if not n.startswith("TF")]
+    acts = sorted(activations._ACT_NAMES)
     if not layers:
         return ""
     return ("**Keras layers** (inside `Sequential` / functional `Model`; nested models are flattened):\n"

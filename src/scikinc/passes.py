@@ -1,15 +1,30 @@
-"""Graph rewrites that make the generated code smaller and faster.
+"""The pass pipeline: graph rewrites between the converters and the renderer.
 
-* identity ``Affine`` ops disappear;
-* an ``Affine`` feeding only a ``Dense`` folds into the dense weights;
-* a ``Dense`` feeding only an ``Affine`` absorbs it.
+Converters emit plain ops (``Affine``, ``Dense``, ``Activation``,
+``Binary``...); :func:`optimize` runs, in this order:
 
-Both folds are exact in real arithmetic; in floating point they change the
-rounding of the affected layer by an ulp or so.
+1. :func:`fold_affines` (to a fixed point): identity ``Affine`` ops vanish; an
+   ``Affine`` feeding only a ``Dense`` folds into its weights; a ``Dense``
+   feeding only an ``Affine`` absorbs it.  Both folds are exact in real
+   arithmetic; in floating point they change the rounding of the affected
+   layer by an ulp or so.
+2. :func:`fuse_dense_epilogue` (to a fixed point, unless ``fuse=False``): a
+   ``Dense`` whose only user is a cheap activation (:data:`FUSABLE`) takes it
+   into its epilogue; a ``Dense`` whose only user is a two-input ``add`` takes
+   the other addend as its ``residual``.  Bitwise the same results as the
+   separate ops, one pass over the outputs fewer.
+
+The folds run first so that a scaler in front of a network (sklearn
+``StandardScaler`` + Keras ``Dense`` or ``MLPRegressor``) is folded whatever
+activation follows: both give the same C.
 """
 from __future__ import annotations
 
-from .ir import Affine, Dense, Graph, Value
+from .ir import Activation, Affine, Binary, Dense, Graph, Op, Value
+
+#: activations the dense epilogue computes on registers (cheap, no libm call)
+FUSABLE = frozenset({"linear", "relu", "relu6", "leaky_relu", "hard_sigmoid", "hard_sigmoid_k2", "hard_silu",
+                     "hard_tanh"})
 
 
 def _replace_uses(g: Graph, old: Value, new: Value) -> None:
@@ -19,12 +34,16 @@ def _replace_uses(g: Graph, old: Value, new: Value) -> None:
         g.output = new
 
 
+def _plain(d: Op) -> bool:
+    return isinstance(d, Dense) and d.activation == "linear" and not d.residual
+
+
 def fold_affine_into_dense(g: Graph, aff: Affine, d: Dense) -> None:
     """``aff`` feeds only ``d``: (x*a + b) W + c = x (diag(a) W) + (b W + c)."""
     a, b = aff.as_scale_shift()
     d.b = d.b + b @ d.W
     d.W = a[:, None] * d.W
-    d.inputs = [aff.inputs[0]]
+    d.inputs = [aff.inputs[0], *d.inputs[1:]]
     g.ops.remove(aff)
 
 
@@ -37,29 +56,80 @@ def absorb_affine(g: Graph, d: Dense, aff: Affine) -> None:
     _replace_uses(g, aff.output, d.output)
 
 
-def optimize(g: Graph) -> None:
-    changed = True
-    while changed:
-        changed = False
-        uses = g.consumers()
-        for op in list(g.ops):
-            if isinstance(op, Affine) and op.is_identity():
-                g.ops.remove(op)
-                _replace_uses(g, op.output, op.inputs[0])
-                changed = True
-                break
-            if isinstance(op, Affine) and op.output is not g.output:
-                users = uses.get(op.output, [])
-                if len(users) == 1 and isinstance(users[0], Dense) and users[0].inputs[0] is op.output:
-                    fold_affine_into_dense(g, op, users[0])
-                    changed = True
-                    break
-            if isinstance(op, Dense) and op.output is not g.output:
-                users = uses.get(op.output, [])
-                if len(users) == 1 and isinstance(users[0], Affine):
-                    absorb_affine(g, op, users[0])
-                    changed = True
-                    break
-    # keep Value.producer consistent for later passes/renderer
+def _fold_once(g: Graph) -> bool:
+    uses = g.consumers()
+    for op in g.ops:
+        if isinstance(op, Affine) and op.is_identity():
+            g.ops.remove(op)
+            _replace_uses(g, op.output, op.inputs[0])
+            return True
+        if isinstance(op, Affine) and op.output is not g.output:
+            users = uses.get(op.output, [])
+            if len(users) == 1 and isinstance(users[0], Dense) and users[0].inputs[0] is op.output \
+                    and op.output not in users[0].inputs[1:]:
+                fold_affine_into_dense(g, op, users[0])
+                return True
+        if _plain(op) and op.output is not g.output:
+            users = uses.get(op.output, [])
+            if len(users) == 1 and isinstance(users[0], Affine):
+                absorb_affine(g, op, users[0])
+                return True
+    return False
+
+
+def _take_place_of(g: Graph, d: Dense, u: Op) -> None:
+    """``d`` now computes ``u``'s output and runs where ``u`` ran (every input
+    of ``u`` is ready there)."""
+    d.output = u.output
+    u.output.producer = d
+    g.ops.remove(d)
+    g.ops[g.ops.index(u)] = d
+
+
+def _residual_add(u: Op, v: Value) -> Value | None:
+    """The other addend when ``u`` is ``v + r`` (two distinct inputs)."""
+    if isinstance(u, Binary) and u.kind == "add" and len(u.inputs) == 2 and u.inputs[0] is not u.inputs[1]:
+        return u.inputs[1] if u.inputs[0] is v else u.inputs[0]
+    return None
+
+
+def _fuse_once(g: Graph) -> bool:
+    uses = g.consumers()
+    for op in g.ops:
+        if not isinstance(op, Dense) or op.residual or op.output is g.output:
+            continue
+        users = uses.get(op.output, [])
+        if len(users) != 1:
+            continue
+        u = users[0]
+        if op.activation == "linear" and isinstance(u, Activation) and u.kind in FUSABLE:
+            op.fuse_activation(u)
+            _take_place_of(g, op, u)
+            return True
+        r = _residual_add(u, op.output)
+        if r is not None:
+            op.residual = True
+            op.inputs = [op.inputs[0], r]
+            _take_place_of(g, op, u)
+            return True
+    return False
+
+
+def fold_affines(g: Graph) -> None:
+    while _fold_once(g):
+        pass
+
+
+def fuse_dense_epilogue(g: Graph) -> None:
+    while _fuse_once(g):
+        pass
+
+
+def optimize(g: Graph, *, fuse: bool = True) -> None:
+    """Run the pass pipeline over ``g`` in place."""
+    fold_affines(g)
+    if fuse:
+        fuse_dense_epilogue(g)
+    # keep Value.producer consistent for later passes and the renderer
     for op in g.ops:
         op.output.producer = op

@@ -33,6 +33,8 @@ class Converter:
     #: short text for the README tables (what is supported, which options)
     notes: str = ""
     builtin: bool = False
+    #: a converter of a layer inside a model (Keras), not of a whole model
+    layer: bool = False
 
 
 _REGISTRY: dict[str, Converter] = {}
@@ -52,16 +54,24 @@ def _entry(cls_or_name) -> Converter:
     return _REGISTRY[key]
 
 
-def register_converter(cls_or_name, *, n_inputs: Callable | None = None, notes: str = ""):
+def register_converter(cls_or_name, *, n_inputs: Callable | None = None, notes: str = "",
+                       layer: bool = False):
     """Decorator registering ``fn(obj, g, x, ctx) -> Value`` for a class.
 
     ``cls_or_name`` is a class or its qualified name.  ``n_inputs(obj)``
     tells the input width when ``obj.n_features_in_`` does not.
+
+    Keras layers: register the layer's class (or its qualified name); ``x`` is
+    the input Value, or the list of input Values for a layer called on several
+    tensors.  The built-in layer converters are registered as
+    ``"keras.layers.NAME"`` / ``"keras.ops.NAME"`` (``layer=True``); registering
+    the same key replaces one.
     """
 
     def deco(fn):
         e = _entry(cls_or_name)
         e.forward = fn
+        e.layer = e.layer or layer
         if n_inputs is not None:
             e.n_inputs = n_inputs
         if notes:
@@ -97,13 +107,28 @@ def _load_all() -> None:
             target()
 
 
-def lookup(obj) -> Converter:
-    """The converter for ``obj`` (first match along its class MRO)."""
+def find(obj) -> Converter | None:
+    """The converter for ``obj`` (first match along its class MRO), or None."""
     _load_all()
     for cls in type(obj).__mro__:
         e = _REGISTRY.get(qualname(cls))
         if e is not None and e.forward is not None:
             return e
+    return None
+
+
+def find_name(key: str) -> Converter | None:
+    """The converter registered under ``key`` (e.g. ``"keras.layers.Dense"``), or None."""
+    _load_all()
+    e = _REGISTRY.get(key)
+    return e if e is not None and e.forward is not None else None
+
+
+def lookup(obj) -> Converter:
+    """The converter for ``obj`` (first match along its class MRO)."""
+    e = find(obj)
+    if e is not None:
+        return e
     raise UnsupportedModelError(
         f"cannot convert an object of class {qualname(type(obj))}: no converter is registered for it.\n"
         f"Supported classes: {', '.join(supported_names())}.\n"
@@ -112,9 +137,11 @@ def lookup(obj) -> Converter:
     )
 
 
-def supported() -> list[Converter]:
+def supported(*, layers: bool = False) -> list[Converter]:
+    """Converters of whole models (``layers=True``: of layers inside models)."""
     _load_all()
-    return sorted((e for e in _REGISTRY.values() if e.forward is not None), key=lambda e: e.key)
+    return sorted((e for e in _REGISTRY.values() if e.forward is not None and e.layer == layers),
+                  key=lambda e: e.key)
 
 
 def supported_names() -> list[str]:

@@ -12,10 +12,13 @@ with ``elementwise = True``: the renderer may then run them in place.
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 import numpy as np
+
+from ..errors import ConversionError
 
 
 @dataclass(eq=False)
@@ -47,6 +50,8 @@ class Op:
 
     inputs: list[Value]
     output: Value
+    #: where the op comes from ("step.layer"), set by Graph.add from Graph.scope
+    label: str = ""
 
     def out_width(self, in_widths: Sequence[int]) -> int:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -54,12 +59,18 @@ class Op:
     def describe(self) -> str:
         return type(self).__name__
 
+    def expect_widths(self, got: Sequence[int], want: Sequence[int]) -> None:
+        """Raise a ConversionError unless the input widths are ``want``."""
+        if list(got) != list(want):
+            raise ConversionError(f"{self.describe()}: built for input widths {list(want)}, got {list(got)}")
+
 
 class Graph:
     """Ops in execution (topological) order with named graph inputs."""
 
     def __init__(self, n_inputs: int, name: str = "in"):
         self._next = 0
+        self._scope: list[str] = []
         self.ops: list[Op] = []
         self.inputs: list[tuple[str, Value]] = []
         self.output: Value | None = None
@@ -73,10 +84,22 @@ class Graph:
 
     def add_input(self, name: str, width: int) -> Value:
         if int(width) <= 0:
-            raise ValueError(f"graph input {name!r} must have a positive width, got {width}")
+            raise ConversionError(f"graph input {name!r} must have a positive width, got {width}")
         v = self._value(width)
         self.inputs.append((name, v))
         return v
+
+    @contextmanager
+    def scope(self, name: str | None):
+        """Ops added inside carry ``name`` in their ``label`` (a Pipeline step,
+        a Keras layer: it names the op in the C comments and static tables)."""
+        if name:
+            self._scope.append(str(name))
+        try:
+            yield
+        finally:
+            if name:
+                self._scope.pop()
 
     @property
     def input(self) -> Value:
@@ -86,9 +109,11 @@ class Graph:
         """Append ``op`` reading ``inputs``; returns its output value."""
         for v in inputs:
             if not isinstance(v, Value):
-                raise TypeError(f"{op.describe()}: inputs must be Values, got {type(v).__name__}")
+                raise ConversionError(f"{op.describe()}: inputs must be Values, got {type(v).__name__}")
         width = op.out_width([v.width for v in inputs])
         op.inputs = list(inputs)
+        if not op.label:
+            op.label = ".".join(self._scope)
         op.output = self._value(width)
         op.output.producer = op
         self.ops.append(op)
@@ -123,7 +148,7 @@ def _vec(a: Any, n: int | None = None, name: str = "vector") -> np.ndarray:
     if n is not None and a.size == 1 and n != 1:
         a = np.full(n, float(a[0]))
     if n is not None and a.size != n:
-        raise ValueError(f"{name}: expected {n} values, got {a.size}")
+        raise ConversionError(f"{name}: expected {n} values, got {a.size}")
     return a
 
 
@@ -146,7 +171,7 @@ class Affine(Op):
         self.add = None if add is None else _vec(add, self.n, "add")
 
     def out_width(self, w):
-        assert w == [self.n], (w, self.n)
+        self.expect_widths(w, [self.n])
         return self.n
 
     def is_identity(self) -> bool:
@@ -186,7 +211,14 @@ class Clip(Op):
 
 
 class Dense(Op):
-    """``y = x @ W + b`` with ``W`` of shape ``[n_in][n_out]`` (axpy layout)."""
+    """``y = f(x @ W + b) [+ r]`` with ``W`` of shape ``[n_in][n_out]`` (axpy layout).
+
+    ``activation`` (an :class:`Activation` kind, ``"linear"`` by default) and
+    ``residual`` (a second input ``r`` added after the activation) are filled
+    by :func:`scikinc.passes.fuse_dense_epilogue`: converters emit plain
+    Dense, Activation and Binary("add") ops and the pass fuses them, so the
+    activation and the add run on registers in the dense epilogue.
+    """
 
     template = "ops/dense.c.j2"
     hot = True
@@ -194,13 +226,24 @@ class Dense(Op):
     def __init__(self, W, b=None):
         self.W = np.asarray(W, dtype=np.float64)
         if self.W.ndim != 2:
-            raise ValueError(f"Dense weights must be 2-D, got shape {self.W.shape}")
+            raise ConversionError(f"Dense weights must be 2-D, got shape {self.W.shape}")
         self.n_in, self.n_out = self.W.shape
         self.b = np.zeros(self.n_out) if b is None else _vec(b, self.n_out, "bias")
+        self.activation = "linear"
+        self.params: dict = {}
+        self.residual = False
+        self.helpers = ()
+
+    def fuse_activation(self, act: "Activation") -> None:
+        self.activation, self.params, self.helpers = act.kind, dict(act.params), tuple(act.helpers)
 
     def out_width(self, w):
-        assert w == [self.n_in], (w, self.n_in)
+        self.expect_widths(w, [self.n_in, self.n_out] if self.residual else [self.n_in])
         return self.n_out
+
+    def describe(self):
+        return "Dense" + ("" if self.activation == "linear" else f"+{self.activation}") + (
+            "+add" if self.residual else "")
 
 
 class Gather(Op):
@@ -213,7 +256,7 @@ class Gather(Op):
 
     def out_width(self, w):
         if self.index.size and (self.index.min() < 0 or self.index.max() >= w[0]):
-            raise ValueError(f"column index out of range for a {w[0]}-wide input")
+            raise ConversionError(f"column index out of range for a {w[0]}-wide input")
         return int(self.index.size)
 
 
@@ -259,7 +302,7 @@ class Activation(Op):
 
     def __init__(self, kind: str, **params):
         if kind not in self.KINDS:
-            raise ValueError(f"unknown activation {kind!r}; known: {sorted(self.KINDS)}")
+            raise ConversionError(f"unknown activation {kind!r}; known: {sorted(self.KINDS)}")
         self.kind = kind
         self.params = {k: float(v) if isinstance(v, (int, float, np.floating)) else v
                        for k, v in params.items()}
@@ -295,12 +338,12 @@ class Binary(Op):
 
     def __init__(self, kind: str):
         if kind not in self.KINDS:
-            raise ValueError(f"unknown elementwise combination {kind!r}")
+            raise ConversionError(f"unknown elementwise combination {kind!r}")
         self.kind = kind
 
     def out_width(self, w):
         if len(set(w)) != 1 or (self.kind == "sub" and len(w) != 2) or len(w) < 2:
-            raise ValueError(f"{self.kind}: inputs must be 2+ vectors of equal width, got {w}")
+            raise ConversionError(f"{self.kind}: inputs must be 2+ vectors of equal width, got {w}")
         return w[0]
 
     def describe(self):

@@ -1,8 +1,7 @@
-"""IR ops used by the Keras converters only (the shared ones live in ir.py)."""
+"""IR ops used by the Keras converters only (the shared ones live in core.py)."""
 from __future__ import annotations
 
-import numpy as np
-
+from ..errors import ConversionError
 from .core import Op, _vec
 
 
@@ -18,7 +17,7 @@ class PReLU(Op):
 
     def out_width(self, w):
         if w != [self.n]:
-            raise ValueError(f"PReLU: {self.n} slopes for a {w[0]}-wide input")
+            raise ConversionError(f"PReLU: {self.n} slopes for a {w[0]}-wide input")
         return self.n
 
 
@@ -38,35 +37,5 @@ class LayerNorm(Op):
 
     def out_width(self, w):
         if w != [self.n]:
-            raise ValueError(f"LayerNorm: built for {self.n} values, got {w[0]}")
+            raise ConversionError(f"LayerNorm: built for {self.n} values, got {w[0]}")
         return self.n
-
-
-class DenseAct(Op):
-    """``Dense`` followed by an elementwise activation and optionally added to
-    a residual input: ``y = f(x W + b) [+ r]`` in one pass (the activation and
-    the add run on registers in the dense epilogue).  Created by
-    :func:`scikinc.converters.keras.fuse_dense`."""
-
-    template = "ops/dense.c.j2"
-    hot = True
-
-    def __init__(self, W, b, kind: str = "linear", params=None, residual: bool = False):
-        self.W = np.asarray(W, dtype=np.float64)
-        self.n_in, self.n_out = self.W.shape
-        self.b = _vec(b, self.n_out, "bias")
-        self.kind = kind
-        self.params = dict(params or {})
-        self.residual = bool(residual)
-        from .core import Activation
-
-        self.helpers = Activation.HELPERS.get(kind, ())
-
-    def out_width(self, w):
-        assert w[0] == self.n_in, (w, self.n_in)
-        if self.residual:
-            assert w[1] == self.n_out, (w, self.n_out)
-        return self.n_out
-
-    def describe(self):
-        return f"Dense+{self.kind}{'+add' if self.residual else ''}"

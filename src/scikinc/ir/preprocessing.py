@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import ConversionError
 from .core import Op, _vec
 
 
@@ -37,7 +38,7 @@ class QuantileTable(Op):
                  threshold: float = 1e-7, clip_min: float = -np.inf, clip_max: float = np.inf):
         q = np.asarray(quantiles, dtype=np.float64)
         if q.ndim != 2:
-            raise ValueError("quantiles must be [n_features][n_quantiles]")
+            raise ConversionError("quantiles must be [n_features][n_quantiles]")
         self.n, self.nq = q.shape
         self.quantiles = q
         # float builds store q as a float pair hi + lo (hi is q rounded to float)
@@ -50,7 +51,7 @@ class QuantileTable(Op):
         self.helpers = ("pre_quantile", "pre_norm") if self.normal else ("pre_quantile",)
 
     def out_width(self, w):
-        assert w == [self.n], (w, self.n)
+        self.expect_widths(w, [self.n])
         return self.n
 
     def describe(self):
@@ -92,26 +93,26 @@ class Expr(Op):
             return
         if kind == "bin":
             if node[1] not in self.BINARY:
-                raise ValueError(f"unknown operator {node[1]!r}")
+                raise ConversionError(f"unknown operator {node[1]!r}")
             self._check(node[2], helpers)
             self._check(node[3], helpers)
             return
         if kind == "call":
             if node[1] not in MATH_FUNCTIONS:
-                raise ValueError(f"unknown math function {node[1]!r}")
+                raise ConversionError(f"unknown math function {node[1]!r}")
             for a in node[2:]:
                 self._check(a, helpers)
             return
         if kind == "helper":
             if node[1] not in self.HELPER_FUNCS:
-                raise ValueError(f"unknown helper {node[1]!r}")
+                raise ConversionError(f"unknown helper {node[1]!r}")
             helpers.add(self.HELPER_FUNCS[node[1]])
             if node[1] == "sign":
                 helpers.add("pre_math")
             for a in node[2:]:
                 self._check(a, helpers)
             return
-        raise ValueError(f"unknown expression node {node!r}")
+        raise ConversionError(f"unknown expression node {node!r}")
 
     def out_width(self, w):
         return w[0]
@@ -130,7 +131,7 @@ class Normalize(Op):
 
     def __init__(self, norm: str):
         if norm not in self.NORMS:
-            raise ValueError(f"unknown norm {norm!r}")
+            raise ConversionError(f"unknown norm {norm!r}")
         self.norm = norm
 
     def out_width(self, w):
@@ -154,7 +155,7 @@ class OneHot(Op):
 
     def out_width(self, w):
         if self.feature.size and (self.feature.min() < 0 or self.feature.max() >= w[0]):
-            raise ValueError("one-hot feature index out of range")
+            raise ConversionError("one-hot feature index out of range")
         return int(self.feature.size)
 
 
@@ -174,7 +175,7 @@ class Bins(Op):
         self.edges = np.concatenate(edges) if edges else np.zeros(0)
 
     def out_width(self, w):
-        assert w == [self.n], (w, self.n)
+        self.expect_widths(w, [self.n])
         return self.n
 
 
@@ -197,7 +198,7 @@ class Lookup(Op):
         self.values = np.where(np.isnan(values), 0.0, values)
 
     def out_width(self, w):
-        assert w == [self.n], (w, self.n)
+        self.expect_widths(w, [self.n])
         return self.n
 
 
@@ -215,7 +216,7 @@ class FillNaN(Op):
         self.missing_is_nan = bool(np.isnan(self.missing))
 
     def out_width(self, w):
-        assert w == [self.n], (w, self.n)
+        self.expect_widths(w, [self.n])
         return self.n
 
 
@@ -249,7 +250,7 @@ class Monomials(Op):
 
     def out_width(self, w):
         if self.flat.size and (self.flat.min() < 0 or self.flat.max() >= w[0]):
-            raise ValueError("monomial factor index out of range")
+            raise ConversionError("monomial factor index out of range")
         return self.n_out
 
 
@@ -263,7 +264,7 @@ class PowerMap(Op):
 
     def __init__(self, kind: str, lambdas, inverse: bool):
         if kind not in ("yeo-johnson", "box-cox"):
-            raise ValueError(f"unknown power transform {kind!r}")
+            raise ConversionError(f"unknown power transform {kind!r}")
         self.kind = kind
         self.lambdas = _vec(lambdas)
         self.n = self.lambdas.size
@@ -279,7 +280,7 @@ class PowerMap(Op):
         self.two = (np.abs(self.lambdas - 2) <= eps).astype(np.int64)
 
     def out_width(self, w):
-        assert w == [self.n], (w, self.n)
+        self.expect_widths(w, [self.n])
         return self.n
 
     def describe(self):
@@ -309,7 +310,7 @@ class OneHotInverse(Op):
 
     def out_width(self, w):
         if w != [self.n_in]:
-            raise ValueError(f"one-hot inverse expects {self.n_in} inputs, got {w}")
+            raise ConversionError(f"one-hot inverse expects {self.n_in} inputs, got {w}")
         return self.n
 
 
@@ -329,7 +330,7 @@ class RestoreMissing(Op):
 
     def out_width(self, w):
         if max(self.src.max(initial=-1), self.ind.max(initial=-1)) >= w[0]:
-            raise ValueError("column index out of range")
+            raise ConversionError("column index out of range")
         return self.n
 
 
@@ -367,5 +368,5 @@ class CategoryIndex(Op):
         self.unknown_isnan = bool(np.isnan(self.unknown))
 
     def out_width(self, w):
-        assert w == [self.n], (w, self.n)
+        self.expect_widths(w, [self.n])
         return self.n
