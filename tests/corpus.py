@@ -59,10 +59,18 @@ def preprocessing():
 
 
 def trees():
-    from sklearn.ensemble import (GradientBoostingClassifier, GradientBoostingRegressor,
-                                  HistGradientBoostingClassifier, RandomForestRegressor)
+    from sklearn.ensemble import (ExtraTreesRegressor, GradientBoostingClassifier, GradientBoostingRegressor,
+                                  HistGradientBoostingClassifier, HistGradientBoostingRegressor,
+                                  RandomForestClassifier, RandomForestRegressor)
+    from sklearn.tree import DecisionTreeRegressor
 
     X, y = _data()
+    rng = np.random.default_rng(1)
+    Xn = X.copy()
+    Xn[rng.random(X.shape) < 0.05] = np.nan  # trained with missing values: NaN goes left at some nodes
+    Xc = Xn.copy()
+    Xc[:, 3] = rng.integers(0, 9, len(X))  # categorical columns (HistGB bitsets)
+    Xc[:, 4] = rng.choice([-3.0, 0.5, 2.0, 7.0], len(X))
     out = {}
     gbc = GradientBoostingClassifier(n_estimators=12, max_depth=3, random_state=0).fit(X, y)
     gbr = GradientBoostingRegressor(n_estimators=10, max_depth=3, random_state=0).fit(X, X[:, 0])
@@ -73,6 +81,60 @@ def trees():
         out[f"hgb_{codegen}"] = (hgb, {"tree_codegen": codegen})
     out["gbr"] = gbr
     out["rf"] = rf
+    # multiclass boosting (register accumulators), random-forest classifiers with NaN
+    # (leaf vectors, divisor), leaves and class outputs, every strategy
+    gbc3 = GradientBoostingClassifier(n_estimators=10, max_depth=3, random_state=0).fit(X, y)
+    rfc = RandomForestClassifier(n_estimators=6, max_depth=5, random_state=0).fit(Xn, y)
+    rfc2 = RandomForestClassifier(n_estimators=4, max_depth=4, random_state=0).fit(Xn, y > 0)
+    hgbn = HistGradientBoostingRegressor(max_iter=10, max_depth=4, random_state=0).fit(Xn, X[:, 0])
+    for codegen in ("ifelse", "table", "branchfree", "bitvector"):
+        cg = {"tree_codegen": codegen}
+        out[f"gbc3_{codegen}"] = (gbc3, cg)
+        out[f"rfc_{codegen}"] = (rfc, cg)
+        out[f"rfc_class_{codegen}"] = (rfc, {**cg, "output": "class"})
+        out[f"rf_leaves_{codegen}"] = (rf, {**cg, "output": "leaves"})
+        out[f"gbr_leaves_{codegen}"] = (gbr, {**cg, "output": "leaves"})
+        out[f"hgbn_{codegen}"] = (hgbn, cg)
+    out["gbc3_class"] = (gbc3, {"output": "class"})
+    out["gbc3_raw"] = (gbc3, {"output": "decision_function", "tree_codegen": "table"})
+    out["gbc_class"] = (gbc, {"output": "class", "tree_codegen": "bitvector"})
+    gbc2 = GradientBoostingClassifier(n_estimators=8, max_depth=2, random_state=0).fit(X, y > 0)
+    for codegen in ("ifelse", "table", "branchfree", "bitvector"):
+        out[f"gbc2_class_{codegen}"] = (gbc2, {"tree_codegen": codegen, "output": "class"})
+    out["gbc2_full"] = (gbc2, {"output": "proba_full"})
+    out["rfc2"] = rfc2
+    out["rfc2_full"] = (rfc2, {"output": "proba_full", "tree_codegen": "branchfree"})
+    # HistGB with categorical splits and NaN (no branchfree: it refuses categories)
+    hgbc = HistGradientBoostingClassifier(max_iter=6, categorical_features=[3, 4], random_state=0).fit(Xc, y)
+    hgbc2 = HistGradientBoostingClassifier(max_iter=6, max_leaf_nodes=8, categorical_features=[3, 4],
+                                           random_state=0).fit(Xc, y > 0)
+    for codegen in ("auto", "ifelse", "table", "bitvector"):
+        cg = {"tree_codegen": codegen}
+        out[f"hgbc_{codegen}"] = (hgbc, cg)
+        out[f"hgbc_leaves_{codegen}"] = (hgbc, {**cg, "output": "leaves"})
+        out[f"hgbc2_class_{codegen}"] = (hgbc2, {**cg, "output": "class"})
+    # bitvector: 64-bit masks, checkpoints, every NaN mode; ifelse in several chunks
+    rf64 = RandomForestClassifier(n_estimators=12, max_leaf_nodes=64, random_state=0).fit(Xn, y)
+    big = RandomForestRegressor(n_estimators=20, max_depth=6, random_state=0).fit(Xn, X[:, 0])
+    etr2 = ExtraTreesRegressor(n_estimators=4, max_depth=4, random_state=0).fit(X, np.c_[X[:, 0], X[:, 1]])
+    out["rf64_bitvector"] = (rf64, {"tree_codegen": "bitvector"})
+    out["rf64"] = rf64
+    for codegen in ("auto", "ifelse", "bitvector"):
+        out[f"big_{codegen}"] = (big, {"tree_codegen": codegen})
+    for codegen in ("table", "bitvector"):
+        out[f"etr2_{codegen}"] = (etr2, {"tree_codegen": codegen})
+    # a chain-shaped tree nested deeper than the ifelse indentation cap, a single-leaf
+    # tree (branchfree falls back to ifelse), a tree over 65536 inputs
+    x = np.arange(200, dtype=np.float64)[:, None]
+    chain = DecisionTreeRegressor(random_state=0).fit(x, 1.5 ** (x[:, 0] / 2))
+    leaf = DecisionTreeRegressor().fit(X, np.ones(len(X)))
+    Xw = rng.normal(size=(40, 65537))
+    wide = DecisionTreeRegressor(max_depth=2, random_state=0).fit(Xw, Xw[:, 65536])
+    out["chain_ifelse"] = (chain, {"tree_codegen": "ifelse"})
+    out["chain"] = chain
+    for codegen in ("ifelse", "table", "branchfree", "bitvector"):
+        out[f"leaf_{codegen}"] = (leaf, {"tree_codegen": codegen})
+    out["wide_branchfree"] = (wide, {"tree_codegen": "branchfree"})
     return out
 
 
