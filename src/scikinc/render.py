@@ -5,6 +5,7 @@ in; every line of C comes from ``templates/``.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Sequence
@@ -156,6 +157,42 @@ class OpContext:
         """Array literal for SKC_WIDE_T tables (double, or long double)."""
         return (self.num if self.num.float_t != "float" else Numbers("double")).arr(a, per_line)
 
+    # literals of a fixed C type, whatever FLOAT_T is: lists (``*lits``) to
+    # index in a template, or array bodies (``*arr``) of ``per_line`` per line
+    @staticmethod
+    def join(strings, per_line: int = 8) -> str:
+        s = list(strings)
+        if not s:
+            return "0"
+        return ",\n".join(", ".join(s[i : i + per_line]) for i in range(0, len(s), per_line))
+
+    @staticmethod
+    def dlits(a) -> list[str]:
+        """``double`` literals."""
+        return format_doubles(a)
+
+    def darr(self, a, per_line: int = 8) -> str:
+        return self.join(self.dlits(a), per_line)
+
+    @staticmethod
+    def flits(a) -> list[str]:
+        """``float`` literals (``1.5f``) of the float32 values of ``a``."""
+        return [s if s in ("NAN", "INFINITY", "-INFINITY") else s + "f" for s in format_floats(a)]
+
+    def farr(self, a, per_line: int = 8) -> str:
+        return self.join(self.flits(a), per_line)
+
+    @staticmethod
+    def ulits(a, hex_digits: int = 0, suffix: str = "u") -> list[str]:
+        """Unsigned integer literals: decimal, or hex of ``hex_digits`` digits."""
+        v = [int(x) for x in np.asarray(a).reshape(-1).tolist()]
+        if hex_digits:
+            return [f"0x{x:0{hex_digits}x}{suffix}" for x in v]
+        return [f"{x}{suffix}" for x in v]
+
+    def uarr(self, a, per_line: int = 16, hex_digits: int = 0, suffix: str = "u") -> str:
+        return self.join(self.ulits(a, hex_digits, suffix), per_line)
+
 
 class Copy(Op):
     template = "ops/copy.c.j2"
@@ -236,6 +273,14 @@ def _allocate(graph: Graph):
     return plan, sizes
 
 
+def _label(label: str, limit: int = 48) -> str:
+    """An op's source label (``step.layer``) made safe for C comments and
+    identifiers: letters, digits, ``_`` and ``.`` only, at most ``limit``
+    characters (the tail, which names the innermost layer, is kept)."""
+    s = re.sub(r"[^A-Za-z0-9_.]", "_", label or "")
+    return s if len(s) <= limit else s[-limit:].lstrip("._")
+
+
 def render_entry(entry: Entry, num: Numbers) -> tuple[str, set[str]]:
     env = environment()
     g = entry.graph
@@ -244,11 +289,14 @@ def render_entry(entry: Entry, num: Numbers) -> tuple[str, set[str]]:
     helpers: set[str] = set()
     hot = False
     for k, (op, src, dst) in enumerate(plan):
-        ctx = OpContext(p=f"{entry.name}__{k}", src=src, dst=dst, num=num)
+        label = _label(op.label)
+        tag = re.sub(r"[^A-Za-z0-9_]", "_", label)
+        ctx = OpContext(p=f"{entry.name}__{k}" + (f"_{tag}" if tag else ""), src=src, dst=dst, num=num)
         mod = env.get_template(op.template).make_module({"T": "FLOAT_T"})
         data = str(mod.data(op, ctx)) if hasattr(mod, "data") else ""
         body = str(mod.body(op, ctx))
-        parts.append({"op": op.describe(), "data": data.strip("\n"), "body": body.strip("\n")})
+        parts.append({"op": op.describe() + (f" ({label})" if label else ""), "data": data.strip("\n"),
+                      "body": body.strip("\n")})
         helpers.update(op.helpers)
         hot = hot or op.hot
     inputs = [(pname, v.width, INPUT_META.get(pname, "n_" + pname)) for pname, v in g.inputs]

@@ -101,6 +101,17 @@ class Graph:
             if name:
                 self._scope.pop()
 
+    @contextmanager
+    def at(self, path):
+        """Ops added inside are labelled ``path`` (a tuple of scope names,
+        replacing the current ones; :meth:`scope` nests inside it)."""
+        prev = self._scope
+        self._scope = [str(p) for p in path]
+        try:
+            yield
+        finally:
+            self._scope = prev
+
     @property
     def input(self) -> Value:
         return self.inputs[0][1]

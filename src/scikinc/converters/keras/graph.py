@@ -241,7 +241,8 @@ def walk(model, g: Graph, x: Value, ctx) -> Value:
         call.args, call.kwargs = _node_args(node)
         if ti != 0:
             raise UnsupportedModelError(f"{call.where()}: layers with several outputs are not supported")
-        v = _apply(call)
+        with g.scope(call.name):
+            v = _apply(call)
         w = _width(call.out_shape, call.where())
         if v.width != w:
             raise ConversionError(f"{call.where()}: produced {v.width} values, Keras says {call.out_shape}")
