@@ -13,7 +13,7 @@ import functools
 import numpy as np
 
 from ...errors import ConversionError, UnsupportedModelError
-from ...ir import Activation, Affine, Binary, Concat, Dense, Softmax, Value
+from ...ir import Activation, Affine, Binary, Concat, Dense, Gather, Softmax, Value
 from ...ir.keras import LayerNorm, PReLU
 from ...registry import qualname, register_converter
 from .activations import _relu_spec, activation_spec, add_activation
@@ -70,9 +70,33 @@ def _op(*names):
 
 @_layer("InputLayer", "Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D",
         "GaussianNoise", "GaussianDropout", "AlphaDropout", "ActivityRegularization", "Identity",
-        "Flatten", "Reshape")
+        "Reshape")
 def _identity(call, g):
     return call.x()
+
+
+def flatten_order(shape: tuple, data_format: str | None) -> np.ndarray | None:
+    """Where Flatten takes each output value from, in the row-major input of
+    ``shape`` (batch first); None when it is the identity.  With
+    ``data_format="channels_first"`` Keras moves the channel axis last before
+    flattening, so its output is the (d1, ..., c) order of the input."""
+    dims = tuple(int(d) for d in shape[1:])
+    if data_format != "channels_first" or len(dims) < 2:
+        return None
+    idx = np.arange(int(np.prod(dims))).reshape(dims)
+    return np.moveaxis(idx, 0, -1).reshape(-1)
+
+
+@_layer("Flatten")
+def _flatten(call, g):
+    x = call.x()
+    fmt = getattr(call.layer, "data_format", None)
+    if fmt not in (None, "channels_last", "channels_first"):
+        raise UnsupportedModelError(f"{call.where()}: data_format={fmt!r}")
+    if any(d is None for d in call.in_shapes[0][1:]):
+        raise UnsupportedModelError(f"{call.where()}: input shape {call.in_shapes[0]} has unknown dimensions")
+    order = flatten_order(call.in_shapes[0], fmt)
+    return x if order is None else g.add(Gather(order), x)
 
 
 @_layer("Dense")
