@@ -70,7 +70,7 @@ def test_cli_validate_errors(case, tmp_path):
     assert r.returncode == 1 and "data must be .npy or .csv" in r.stderr
     np.save(tmp_path / "narrow.npy", X[:, :2])
     r = run(d / "scaler.pkl", "--data", tmp_path / "narrow.npy")
-    assert r.returncode == 1 and "must have shape (3,) or (n_rows, 3)" in r.stderr
+    assert r.returncode == 1 and "the data has 2 columns but the model takes 3" in r.stderr
     r = run(d / "scaler.pkl")
     assert r.returncode == 2 and "--data" in r.stderr
 

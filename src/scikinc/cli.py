@@ -11,11 +11,12 @@ positional model files go into one C file.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 from . import __version__
-from .errors import ScikincError
+from .errors import OptionError, OutputError, ScikincError, one_line
 
 SUBCOMMANDS = {}
 
@@ -35,8 +36,10 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("-f", "--float_t", "--float-t", dest="float_t", default="float",
                    choices=["float", "double", "long double"], help="C type of inputs, outputs and weights")
     p.add_argument("-c", "--copyright", default=None, help="text placed in the file's comment header")
-    p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
-                   help="converter option, e.g. --option output=decision_function (repeatable)")
+    p.add_argument("--option", action="append", default=[], metavar="[SYMBOL.[STEP.]]KEY=VALUE",
+                   help="converter option (repeatable): --option output=class applies to every model that "
+                        "has that output, --option eff.output=class to the symbol eff only, "
+                        "--option eff.clf.output=class to the step clf of eff")
     p.add_argument("--trust", action="append", default=[], metavar="TYPE",
                    help="extra type trusted when reading .skops files (repeatable)")
     p.add_argument("--no-optimize", action="store_true", help="do not fold affine ops into dense layers")
@@ -51,22 +54,39 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("-v", "--version", action="version", version=f"scikinC (scikinc) {__version__}")
 
 
+def _parse_value(v: str):
+    """``--option`` values: integers, floats, true/false/none, else the string."""
+    for cast in (int, float):
+        try:
+            return cast(v)
+        except ValueError:
+            pass
+    return {"true": True, "false": False, "none": None}.get(v.lower(), v)
+
+
 def _parse_options(items) -> dict:
+    """``--option [SYMBOL.[STEP.]]KEY=VALUE`` arguments -> ``{dotted key: value}``
+    (scoped by :mod:`scikinc.options`)."""
     out = {}
     for it in items:
         if "=" not in it:
-            raise ScikincError(f"--option needs KEY=VALUE, got {it!r}")
+            raise OptionError(f"--option needs KEY=VALUE, got {it!r}")
         k, v = it.split("=", 1)
-        for cast in (int, float):
-            try:
-                v = cast(v)
-                break
-            except ValueError:
-                pass
-        else:
-            v = {"true": True, "false": False, "none": None}.get(v.lower(), v)
+        k = k.strip()
+        if not k:
+            raise OptionError(f"--option {it!r}: the key before '=' is empty")
+        v = _parse_value(v)
+        if k in out and out[k] != v:
+            raise OptionError(f"--option {k} is given twice, as {out[k]!r} and {v!r}")
         out[k] = v
     return out
+
+
+def _write(path, text: str) -> None:
+    try:
+        Path(path).write_text(text)
+    except OSError as e:
+        raise OutputError(f"{path}: cannot write ({e.strerror or one_line(e)})") from e
 
 
 def _models(args):
@@ -117,9 +137,9 @@ def convert_main(argv) -> int:
         guard = "SCIKINC_" + "".join(c if c.isalnum() else "_" for c in hp.name.upper())
         kw.pop("copyright")
         kw.pop("optimize")
-        hp.write_text(header(models, guard=guard, **kw))
+        _write(hp, header(models, guard=guard, **kw))
     if args.output:
-        Path(args.output).write_text(src)
+        _write(args.output, src)
     else:
         sys.stdout.write(src)
     return 0
@@ -138,11 +158,8 @@ def compile_main(argv) -> int:
                    help="-ffp-contract=off: bitwise-identical results on every CPU")
     p.add_argument("--flags", default=None, help="optimisation flags replacing the default -O3 (quoted string)")
     args = p.parse_args(argv)
-    import shlex
-
     out = compile(_models(args), args.output, cc=args.cc, march_native=args.march_native,
-                  reproducible=args.reproducible,
-                  flags=None if args.flags is None else shlex.split(args.flags), **_convert_kwargs(args))
+                  reproducible=args.reproducible, flags=args.flags, **_convert_kwargs(args))
     print(out)
     return 0
 
@@ -158,6 +175,8 @@ def main(argv=None) -> int:
             return SUBCOMMANDS["validate"](argv[1:])
         return convert_main(argv)
     except ScikincError as e:
+        if os.environ.get("SCIKINC_TRACEBACK"):
+            raise
         print(f"scikinC: error: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:  # pragma: no cover

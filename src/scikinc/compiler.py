@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 from typing import Sequence
 
-from .errors import CompileError
+from .errors import CompileError, ConversionError, OutputError, one_line
 
 #: default optimisation flags; -fPIC -shared -lm are always added
 DEFAULT_FLAGS = ("-O3",)
@@ -18,9 +18,24 @@ REPRODUCIBLE_FLAGS = ("-ffp-contract=off",)
 EXTRA_FLAGS_ENV = "SCIKINC_EXTRA_CFLAGS"
 
 
-def compiler_command(source: Path, output: Path, *, cc: str = "gcc", flags: Sequence[str] | None = None,
+def _split(what: str, text) -> list[str]:
+    if not isinstance(text, str):
+        raise CompileError(f"{what} must be a string, got {type(text).__name__}")
+    try:
+        return shlex.split(text)
+    except ValueError as e:  # unbalanced quotes
+        raise CompileError(f"{what} {text!r}: {e}") from e
+
+
+def compiler_command(source: Path, output: Path, *, cc: str = "gcc", flags: Sequence[str] | str | None = None,
                      march_native: bool = False, reproducible: bool = False) -> list[str]:
-    cmd = shlex.split(cc)
+    cmd = _split("cc", cc)
+    if not cmd:
+        raise CompileError("cc is empty: name a C or C++ compiler, e.g. cc='gcc'")
+    if isinstance(flags, str):
+        flags = _split("flags", flags)
+    elif flags is not None and not all(isinstance(f, str) for f in flags):
+        raise CompileError(f"flags must be a list of strings, got {flags!r}")
     is_cxx = "++" in Path(cmd[0]).name
     cmd += ["-x", "c++" if is_cxx else "c"]
     cmd += list(DEFAULT_FLAGS if flags is None else flags)
@@ -29,36 +44,46 @@ def compiler_command(source: Path, output: Path, *, cc: str = "gcc", flags: Sequ
     if march_native:
         # one ISA level only: function multi-versioning brings nothing then
         cmd += ["-march=native", "-DSKC_NO_CLONES"]
-    cmd += shlex.split(os.environ.get(EXTRA_FLAGS_ENV, ""))
+    cmd += _split(EXTRA_FLAGS_ENV, os.environ.get(EXTRA_FLAGS_ENV, ""))
     cmd += ["-fPIC", "-shared", "-o", str(output), str(source), "-lm"]
     return cmd
 
 
 def compile(source_or_models, output: str | os.PathLike = "model.so", *, cc: str = "gcc",
-            flags: Sequence[str] | None = None, march_native: bool = False, reproducible: bool = False,
+            flags: Sequence[str] | str | None = None, march_native: bool = False, reproducible: bool = False,
             keep_source: bool = True, **convert_kwargs) -> Path:
     """Compile C source (a string holding C code) or models (anything
     :func:`scikinc.convert` takes, converted with ``convert_kwargs``) into a
     shared object at ``output``.  The C file is written beside it with the
-    suffix ``.c``.  Raises :class:`CompileError` with the compiler's stderr."""
+    suffix ``.c``.  ``flags`` (a list, or one string split like a shell
+    would) replace the default ``-O3``.  Raises :class:`CompileError` with the
+    compiler's stderr, :class:`OutputError` when ``output`` cannot be written."""
     from .core import convert
 
     if isinstance(source_or_models, str) and "\n" in source_or_models:
         source = source_or_models
         if convert_kwargs:
-            raise TypeError(f"conversion options {sorted(convert_kwargs)} given with ready C source")
+            raise ConversionError(f"conversion arguments {sorted(convert_kwargs)} given with ready C source")
     else:
         source = convert(source_or_models, **convert_kwargs)
     output = Path(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
     src_path = output.with_suffix(".c")
-    src_path.write_text(source)
+    if src_path == output:
+        raise OutputError(f"{output}: name the shared object (e.g. model.so); its C source is written "
+                          f"beside it with the suffix .c")
     cmd = compiler_command(src_path, output, cc=cc, flags=flags, march_native=march_native,
                            reproducible=reproducible)
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        src_path.write_text(source)
+    except OSError as e:
+        raise OutputError(f"{src_path}: cannot write ({e.strerror or one_line(e)})") from e
     try:
         res = subprocess.run(cmd, capture_output=True, text=True)
     except FileNotFoundError as e:
         raise CompileError(f"compiler not found: {cmd[0]!r}", command=cmd) from e
+    except OSError as e:
+        raise CompileError(f"cannot run the compiler {cmd[0]!r}: {e.strerror or one_line(e)}", command=cmd) from e
     if res.returncode != 0:
         raise CompileError(f"compilation failed ({shlex.join(cmd)})", res.stderr, command=cmd)
     if not keep_source:

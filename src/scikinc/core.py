@@ -1,17 +1,22 @@
 """``convert``: fitted objects -> C source."""
 from __future__ import annotations
 
+import re
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from . import passes, registry
-from .errors import ConversionError, InvalidSymbolError, NotFittedError, NotInvertible
-from .io import check_symbol, load_model_file, sanitize, split_spec
+from .errors import ConversionError, InvalidSymbolError, NotFittedError, NotInvertible, ScikincError, one_line
+from .io import check_load_opts, check_symbol, load_model_file, sanitize, split_spec
 from .ir import Graph, Value
+from .options import OptionTracker
 from .render import FLOAT_TYPES, Entry, render_file, render_header
 
 __all__ = ["convert", "build_entries", "Context", "header"]
+
+_GUARD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 def _version() -> str:
@@ -20,18 +25,60 @@ def _version() -> str:
     return __version__
 
 
+#: exceptions a converter (or the IR, or the optimiser) may leak on a model it
+#: cannot handle; they reach the user as ConversionError naming the object
+_LEAKS = (ValueError, TypeError, KeyError, IndexError, AttributeError, AssertionError, ArithmeticError)
+
+
+def _leak(e: Exception, what: str) -> ConversionError:
+    return ConversionError(f"{what}: cannot convert ({type(e).__name__}: {one_line(e)})")
+
+
 @dataclass
 class Context:
-    """Handed to every converter: recursion into sub-models and options."""
+    """Handed to every converter: recursion into sub-models and options.
+
+    ``options`` are the user's options (see :mod:`scikinc.options` for the
+    scoped forms); converters read them with :meth:`option` and give the
+    parts of composites a scope with :meth:`scope`.
+    """
 
     float_t: str = "float"
     options: Mapping[str, Any] = field(default_factory=dict)
-    #: while a Keras layer converter runs: the layer call being converted
-    #: (its input Values and Keras shapes; see converters/keras/graph.py)
-    layer_call: Any = None
 
-    def option(self, key: str, default=None):
-        return self.options.get(key, default)
+    def __post_init__(self):
+        self.tracker = OptionTracker(self.options)
+        #: the scope converters are running in: (symbol, step, sub-step, ...)
+        self.path: tuple = ()
+        #: while a Keras layer converter runs: the layer call being converted
+        #: (its input Values and Keras shapes; see converters/keras/graph.py)
+        self.layer_call = None
+        self._kinds: list[str] = []
+
+    def option(self, key: str, default=None, choices=None):
+        """The value of option ``key`` for the converter running now, else ``default``.
+
+        Scoped values win over unscoped ones (``a.clf.output`` over
+        ``a.output`` over ``output``).  ``choices``: the values this converter
+        accepts; a value outside them given for a wider scope is skipped (the
+        next wider one, or ``default``, is used) so that, e.g., an unscoped
+        ``output=class`` leaves regressors alone.  A value no converter in its
+        scope accepts is an :class:`OptionError` after the conversion.
+        """
+        kind = self._kinds[-1] if self._kinds else "converter"
+        return self.tracker.get(self.path, key, default, None if choices is None else tuple(choices), kind)
+
+    @contextmanager
+    def scope(self, name):
+        """Run the conversions inside the ``with`` block in the sub-scope
+        ``name`` (a Pipeline step, a ColumnTransformer part...): options
+        written ``symbol.name.key`` apply there."""
+        prev = self.path
+        self.path = self.tracker.enter(prev, str(name))
+        try:
+            yield self
+        finally:
+            self.path = prev
 
     def check_fitted(self, obj) -> None:
         try:
@@ -53,24 +100,53 @@ class Context:
                 # one when they are converted
                 return
 
-    def convert(self, obj, g: Graph, x: Value) -> Value:
-        """Append the ops of ``obj``'s forward transform reading ``x``."""
+    def _run(self, obj, fn, *args):
+        self.tracker.visit(self.path, type(obj).__name__)
+        self._kinds.append(type(obj).__name__)
+        try:
+            return fn(*args)
+        except ScikincError:
+            raise
+        except _LEAKS as e:
+            raise _leak(e, type(obj).__name__) from e
+        finally:
+            self._kinds.pop()
+
+    def convert(self, obj, g: Graph, x: Value, name: str | None = None) -> Value:
+        """Append the ops of ``obj``'s forward transform reading ``x``.
+        ``name`` (a Pipeline step's, a ColumnTransformer part's): convert in
+        the sub-scope ``name`` (see :meth:`scope`)."""
+        if name is not None:
+            with self.scope(name):
+                return self.convert(obj, g, x)
         conv = registry.lookup(obj)
         self.check_fitted(obj)
-        n = n_inputs(obj, conv)
-        if n is not None and n != x.width:
-            raise ConversionError(
-                f"{type(obj).__name__} expects {n} input columns but receives {x.width}"
-            )
-        return conv.forward(obj, g, x, self)
 
-    def convert_inverse(self, obj, g: Graph, x: Value) -> Value:
+        def run():
+            n = n_inputs(obj, conv)
+            if n is not None and n != x.width:
+                raise ConversionError(
+                    f"{type(obj).__name__} expects {n} input columns but receives {x.width}"
+                )
+            with g.at(self.path[1:]):
+                return conv.forward(obj, g, x, self)
+
+        return self._run(obj, run)
+
+    def convert_inverse(self, obj, g: Graph, x: Value, name: str | None = None) -> Value:
         """Append the ops of ``obj.inverse_transform`` reading ``x``."""
+        if name is not None:
+            with self.scope(name):
+                return self.convert_inverse(obj, g, x)
         conv = registry.lookup(obj)
         if conv.inverse is None:
             raise NotInvertible(f"{type(obj).__name__} has no inverse converter")
         self.check_fitted(obj)
-        return conv.inverse(obj, g, x, self)
+        def run():
+            with g.at(self.path[1:]):
+                return conv.inverse(obj, g, x, self)
+
+        return self._run(obj, run)
 
     def has_inverse(self, obj) -> bool:
         try:
@@ -125,32 +201,51 @@ def _resolve(items, load_opts) -> list[tuple[str, Any]]:
 
 def build_entries(models, *, name=None, float_t="float", options=None, optimize=True,
                   load_opts=None) -> list[Entry]:
-    if float_t not in FLOAT_TYPES:
+    if not isinstance(float_t, str) or float_t not in FLOAT_TYPES:
         raise ConversionError(f"float_t must be one of {', '.join(FLOAT_TYPES)}; got {float_t!r}")
-    ctx = Context(float_t=float_t, options=dict(options or {}))
+    load_opts = check_load_opts(load_opts or {})
+    ctx = Context(float_t=float_t, options=options or {})
+    items = _resolve(_items(models, name), load_opts)
+    if not items:
+        raise ConversionError("nothing to convert: no models given")
+    ctx.tracker.check_symbols(sym for sym, _ in items)
     entries: list[Entry] = []
-    for sym, obj in _resolve(_items(models, name), load_opts or {}):
-        conv = registry.lookup(obj)
-        ctx.check_fitted(obj)
-        n = n_inputs(obj, conv)
-        if n is None:
-            raise ConversionError(
-                f"cannot tell the input width of {type(obj).__name__} (no n_features_in_)"
-            )
-        g = Graph(n)
-        g.output = ctx.convert(obj, g, g.input)
-        fwd = Entry(sym, finish(g, optimize, fuse=_fuse(ctx)), doc=type(obj).__name__)
-        entries.append(fwd)
-        if conv.inverse is not None:
-            gi = Graph(fwd.graph.output.width)
-            try:
-                gi.output = ctx.convert_inverse(obj, gi, gi.input)
-            except NotInvertible:
-                continue
-            entries.append(Entry(sym + "_inverse", finish(gi, optimize, fuse=_fuse(ctx)),
-                                 doc=f"inverse of {type(obj).__name__}"))
+    for sym, obj in items:
+        with ctx.scope(sym):
+            entries += _symbol_entries(ctx, sym, obj, optimize)
     _check_unique(entries)
+    ctx.tracker.check()
     return entries
+
+
+def _symbol_entries(ctx: Context, sym: str, obj, optimize: bool) -> list[Entry]:
+    """The forward entry of one symbol, and its inverse when there is one."""
+    conv = registry.lookup(obj)
+    ctx.check_fitted(obj)
+    try:
+        n = n_inputs(obj, conv)
+    except ScikincError:
+        raise
+    except _LEAKS as e:
+        raise _leak(e, type(obj).__name__) from e
+    if n is None:
+        raise ConversionError(
+            f"cannot tell the input width of {type(obj).__name__} (no n_features_in_)"
+        )
+    g = Graph(n)
+    g.output = ctx.convert(obj, g, g.input)
+    fuse = _fuse(ctx)
+    fwd = Entry(sym, _finish(g, optimize, sym, fuse), doc=type(obj).__name__)
+    out = [fwd]
+    if conv.inverse is not None:
+        gi = Graph(fwd.graph.output.width)
+        try:
+            gi.output = ctx.convert_inverse(obj, gi, gi.input)
+        except NotInvertible:
+            return out
+        out.append(Entry(sym + "_inverse", _finish(gi, optimize, sym + "_inverse", fuse),
+                         doc=f"inverse of {type(obj).__name__}"))
+    return out
 
 
 def _fuse(ctx: Context) -> bool:
@@ -166,6 +261,24 @@ def finish(g: Graph, optimize: bool = True, *, fuse: bool = True) -> Graph:
     if optimize:
         passes.optimize(g, fuse=fuse)
     return g
+
+
+def _finish(g: Graph, optimize: bool, sym: str, fuse: bool = True) -> Graph:
+    try:
+        return finish(g, optimize, fuse=fuse)
+    except ScikincError:
+        raise
+    except _LEAKS as e:
+        raise _leak(e, f"{sym} (optimising its graph)") from e
+
+
+def _render(fn, entries, **kw) -> str:
+    try:
+        return fn(entries, **kw)
+    except ScikincError:
+        raise
+    except _LEAKS as e:
+        raise _leak(e, "rendering the C file") from e
 
 
 def exported_names(e: Entry) -> list[str]:
@@ -196,16 +309,27 @@ def convert(models, *, float_t: str = "float", name: str | None = None, copyrigh
     ``models`` is a fitted object, a ``{symbol: object}`` dict, a list, or
     model-file paths (``"symbol=path.pkl"`` allowed).  ``float_t`` is the C
     type of inputs, outputs and weights: ``"float"``, ``"double"`` or
-    ``"long double"``.  ``options`` are passed to every converter (see the
-    README for which converter reads which option).
+    ``"long double"``.  ``options`` are converter options, unscoped
+    (``{"output": "class"}``: every converter that reads ``output`` and
+    accepts ``"class"``) or scoped to a symbol and a step of it
+    (``{"a": {"output": "class"}}``, ``{"a": {"clf": {"output": "class"}}}``
+    or ``{"a.clf.output": "class"}``); see :mod:`scikinc.options` and the
+    README for the rules and for which converter reads which option.  An
+    option no converter takes raises :class:`~scikinc.OptionError`.
+    ``copyright`` is text for the file's comment header; ``trust`` (a list of
+    type names) is passed to the ``.skops`` reader.
     """
+    if copyright is not None and not isinstance(copyright, str):
+        raise ConversionError(f"copyright must be a string, got {type(copyright).__name__}")
     entries = build_entries(models, name=name, float_t=float_t, options=options,
                             optimize=optimize, load_opts=load_opts)
-    return render_file(entries, float_t=float_t, copyright=copyright, version=_version())
+    return _render(render_file, entries, float_t=float_t, copyright=copyright, version=_version())
 
 
 def header(models, *, float_t: str = "float", name: str | None = None, guard: str = "SCIKINC_MODELS_H",
            options=None, **load_opts) -> str:
     """The C header (prototypes + metadata declarations) matching ``convert``."""
+    if not isinstance(guard, str) or not _GUARD.match(guard):
+        raise ConversionError(f"header guard must be a C identifier, got {guard!r}")
     entries = build_entries(models, name=name, float_t=float_t, options=options, load_opts=load_opts)
-    return render_header(entries, float_t=float_t, version=_version(), guard=guard)
+    return _render(render_header, entries, float_t=float_t, version=_version(), guard=guard)

@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import numpy as np
 
-from .errors import LoadError
+from .errors import InputError, LoadError, one_line
 
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _DTYPES = {"float": np.float32, "double": np.float64, "long double": np.longdouble}
 _META_NAMES = {"in": "n_inputs", "rnd": "n_random"}
 
@@ -29,6 +31,8 @@ class MLFunction:
 
     def __init__(self, so_path: str | os.PathLike, symbol: str, *, _lib=None, _ffi_obj=None):
         self.path = Path(so_path)
+        if not isinstance(symbol, str) or not _IDENT.match(symbol):
+            raise LoadError(f"{self.path}: {symbol!r} is not a C identifier, so not a symbol scikinc exports")
         self.symbol = symbol
         if _lib is None:
             if not self.path.exists():
@@ -91,12 +95,21 @@ class MLFunction:
 
     # -- calling ---------------------------------------------------------
     def _prepare(self, a, width: int, what: str) -> tuple[np.ndarray, int | None]:
-        a = np.asarray(a)
+        try:
+            a = np.asarray(a)
+        except (TypeError, ValueError) as e:  # ragged lists...
+            raise InputError(f"{self.symbol}: {what} is not an array of numbers ({one_line(e)})") from e
         if a.ndim not in (1, 2) or a.shape[-1] != width:
-            raise ValueError(
+            raise InputError(
                 f"{self.symbol}: {what} must have shape ({width},) or (n_rows, {width}); got {a.shape}"
             )
-        a = np.ascontiguousarray(a, dtype=self.dtype)  # no copy when already right
+        try:
+            if a.dtype.kind == "c":
+                raise TypeError("complex values")
+            a = np.ascontiguousarray(a, dtype=self.dtype)  # no copy when already right
+        except (TypeError, ValueError) as e:
+            raise InputError(f"{self.symbol}: {what} must hold real numbers, got an array of dtype {a.dtype} "
+                             f"({one_line(e)})") from e
         return a, (None if a.ndim == 1 else a.shape[0])
 
     def _ptr(self, a: np.ndarray, writable: bool = False):
@@ -107,19 +120,20 @@ class MLFunction:
         args = [self._ptr(X)]
         if self.n_random is not None:
             if rnd is None:
-                raise ValueError(f"{self.symbol} is generative: call it as f(X, rnd) with "
+                raise InputError(f"{self.symbol} is generative: call it as f(X, rnd) with "
                                  f"{self.n_random} noise values per row")
             R, rrows = self._prepare(rnd, self.n_random, "rnd")
             if rrows != rows:
-                raise ValueError(f"{self.symbol}: X and rnd must have the same number of rows")
+                raise InputError(f"{self.symbol}: X and rnd must have the same number of rows")
             args.append(self._ptr(R))
         elif rnd is not None:
-            raise ValueError(f"{self.symbol} takes no noise input")
+            raise InputError(f"{self.symbol} takes no noise input")
         shape = (self.n_outputs,) if rows is None else (rows, self.n_outputs)
         if out is None:
             out = np.empty(shape, dtype=self.dtype)
-        elif out.shape != shape or out.dtype != self.dtype or not out.flags.c_contiguous:
-            raise ValueError(f"{self.symbol}: out must be a C-contiguous {self.dtype} array of shape {shape}")
+        elif (not isinstance(out, np.ndarray) or out.shape != shape or out.dtype != self.dtype
+              or not out.flags.c_contiguous or not out.flags.writeable):
+            raise InputError(f"{self.symbol}: out must be a C-contiguous {self.dtype} array of shape {shape}")
         if rows is None:
             self._single(self._ptr(out, True), *args)
         elif rows:

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 from typing import Any, Callable
 
-from .errors import InvalidSymbolError, ModelFileError
+from .errors import ConversionError, InvalidSymbolError, ModelFileError, ScikincError, one_line
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -73,14 +73,37 @@ def split_spec(spec: str) -> tuple[str | None, str]:
 
 _LOADERS: dict[str, Callable[[Path, dict], Any]] = {}
 
+#: keyword arguments of ``convert``/``compile``/``header`` handed to the loaders
+#: (``trust``: .skops, ``safe_mode``: .keras); ``register_loader(options=...)`` adds more
+LOAD_OPTIONS = {"trust", "safe_mode"}
 
-def register_loader(*suffixes: str):
+
+def register_loader(*suffixes: str, options=()):
+    """Decorator registering ``fn(path, opts) -> object`` for file suffixes;
+    ``options`` names the keyword arguments (``opts`` keys) it understands."""
+    LOAD_OPTIONS.update(options)
+
     def deco(fn):
         for s in suffixes:
             _LOADERS[s.lower()] = fn
         return fn
 
     return deco
+
+
+def check_load_opts(opts) -> dict:
+    """``opts`` if every key is a loader option, else ConversionError (a typo
+    such as ``float_T=`` would otherwise be ignored)."""
+    unknown = sorted(str(k) for k in opts if k not in LOAD_OPTIONS)
+    if unknown:
+        raise ConversionError(f"unexpected keyword argument(s) {', '.join(map(repr, unknown))}; besides its "
+                              f"own arguments, convert() takes only the model-file options "
+                              f"{', '.join(sorted(LOAD_OPTIONS))}")
+    trust = opts.get("trust")
+    if trust is not None and (not isinstance(trust, (list, tuple, set, frozenset))
+                              or not all(isinstance(t, str) for t in trust)):
+        raise ConversionError(f"trust must be a list of type names, got {trust!r}")
+    return dict(opts)
 
 
 @register_loader(".pkl", ".pickle")
@@ -142,8 +165,7 @@ def load_model_file(path: str | Path, **opts) -> Any:
         raise ModelFileError(f"{p}: unknown model file type {p.suffix or '(none)'!r}; known: {known}")
     try:
         return loader(p, opts)
-    except ModelFileError:
+    except ScikincError:
         raise
-    except (pickle.UnpicklingError, EOFError, ValueError, KeyError, IndexError, TypeError,
-            AttributeError, ModuleNotFoundError, ImportError, OSError) as e:
-        raise ModelFileError(f"{p}: cannot read the model ({type(e).__name__}: {e})") from e
+    except Exception as e:  # unpickling runs arbitrary code: anything may come out
+        raise ModelFileError(f"{p}: cannot read the model ({type(e).__name__}: {one_line(e)})") from e

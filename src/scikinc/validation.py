@@ -10,13 +10,15 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from .cli import subcommand
-from .errors import ModelFileError, ScikincError
+from .errors import ConversionError, InputError, ModelFileError, OutputError, ScikincError, one_line
+from .options import resolve
 
 
 @dataclass
@@ -51,19 +53,35 @@ class Report:
 def _read_data(path: Path) -> np.ndarray:
     if not path.exists():
         raise ModelFileError(f"{path}: no such data file")
+    if path.suffix not in (".npy", ".csv", ".txt"):
+        raise ModelFileError(f"{path}: data must be .npy or .csv")
     try:
         if path.suffix == ".npy":
             X = np.load(path, allow_pickle=False)
-        elif path.suffix in (".csv", ".txt"):
-            X = np.genfromtxt(path, delimiter=",", dtype=np.float64)
-            if np.isnan(X[0]).all():  # header line
-                X = X[1:]
         else:
-            raise ModelFileError(f"{path}: data must be .npy or .csv")
-    except (ValueError, OSError) as e:
-        raise ModelFileError(f"{path}: cannot read data ({e})") from e
-    X = np.asarray(X, dtype=np.float64)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # numpy warns about empty files: reported below
+                X = np.genfromtxt(path, delimiter=",", dtype=np.float64)
+            if X.size and np.isnan(np.atleast_1d(X[0])).all():  # header line
+                X = X[1:]
+        X = np.asarray(X, dtype=np.float64)
+    except (ValueError, TypeError, OSError, IndexError) as e:
+        raise ModelFileError(f"{path}: cannot read data ({one_line(e)})") from e
+    if X.ndim > 2 or X.size == 0:
+        raise ModelFileError(f"{path}: expected a non-empty table of rows, got an array of shape {X.shape}")
     return X.reshape(1, -1) if X.ndim == 1 else X
+
+
+def _reference_options(options, sym: str, obj) -> dict:
+    """The options :func:`scikinc.reference.predict` sees: those of the
+    innermost last Pipeline step (the one whose output it mirrors)."""
+    from sklearn.pipeline import Pipeline
+
+    path = (sym,)
+    while isinstance(obj, Pipeline) and obj.steps:
+        name, obj = obj.steps[-1]
+        path += (name,)
+    return resolve(options, path)
 
 
 def validate(model, X, *, so=None, symbol: str | None = None, float_t: str = "float", atol: float = 1e-5,
@@ -73,27 +91,51 @@ def validate(model, X, *, so=None, symbol: str | None = None, float_t: str = "fl
     ``so``: an existing library to test (otherwise the model is compiled in a
     temporary directory).  Inputs are first rounded to the C type so both
     sides see the same numbers.  Generative models get ``rnd`` (default: a
-    seeded standard-normal matrix).
+    seeded standard-normal matrix).  ``options`` as for
+    :func:`scikinc.convert` (scoped forms included); with ``so`` they are
+    still checked by a conversion, and the Python side follows them.
     """
     from . import compile as _compile
     from . import load, reference
-    from .core import _resolve, _items
+    from .core import _items, _resolve, build_entries
 
-    (sym, obj), = _resolve(_items(model, symbol), {})
-    X = np.asarray(X, dtype=np.float64)
+    items = _resolve(_items(model, symbol), {})
+    if len(items) != 1:
+        raise ConversionError(f"validate takes one model, got {len(items)}")
+    (sym, obj), = items
+    try:
+        X = np.asarray(X, dtype=np.float64)
+    except (TypeError, ValueError) as e:
+        raise InputError(f"{sym}: the rows to validate on are not numbers ({one_line(e)})") from e
+    if X.ndim == 1:
+        X = X.reshape(1, -1)
+    if X.ndim != 2:
+        raise InputError(f"{sym}: the rows to validate on must be a 2-D array, got shape {X.shape}")
     with tempfile.TemporaryDirectory() as tmp:
         if so is None:
             so = _compile({sym: obj}, Path(tmp) / "validate.so", float_t=float_t, options=options)
+        elif options:
+            build_entries({sym: obj}, float_t=float_t, options=options)
         f = load(so, sym)
+        if X.shape[1] != f.n_inputs:
+            raise InputError(f"{sym}: the data has {X.shape[1]} columns but the model takes {f.n_inputs}")
         Xc = X.astype(f.dtype).astype(np.float64)
         if f.n_random is not None:
             if rnd is None:
                 rnd = np.random.default_rng(seed).normal(size=(len(X), f.n_random))
-            rnd = np.asarray(rnd, dtype=f.dtype).astype(np.float64)
+            try:
+                rnd = np.asarray(rnd, dtype=f.dtype).astype(np.float64)
+            except (TypeError, ValueError) as e:
+                raise InputError(f"{sym}: rnd is not an array of numbers ({one_line(e)})") from e
             c_out = f(Xc, rnd).astype(np.float64)
         else:
             c_out = f(Xc).astype(np.float64)
-    py_out = reference.predict(obj, Xc, rnd=rnd, options=options)
+    try:
+        py_out = reference.predict(obj, Xc, rnd=rnd, options=_reference_options(options, sym, obj))
+    except ScikincError:
+        raise
+    except Exception as e:  # the library itself failed on these rows, or has no such method
+        raise ScikincError(f"{sym}: the Python reference failed ({type(e).__name__}: {one_line(e)})") from e
     if py_out.shape != c_out.shape:
         raise ScikincError(f"C output shape {c_out.shape} differs from Python's {py_out.shape}")
     err = np.abs(c_out - py_out)
@@ -112,7 +154,10 @@ def validate(model, X, *, so=None, symbol: str | None = None, float_t: str = "fl
 
 
 def _plot(rep: Report, path: Path) -> None:
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError as e:
+        raise ScikincError("--plot needs matplotlib (pip install matplotlib)") from e
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -133,9 +178,13 @@ def _plot(rep: Report, path: Path) -> None:
         r.set_ylabel("C - Python")
     fig.suptitle(f"{rep.symbol}: C vs Python on {rep.n_rows} rows")
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=90)
+    except (OSError, ValueError) as e:  # ValueError: an image format matplotlib does not know
+        raise OutputError(f"{path}: cannot write the plot ({one_line(e)})") from e
+    finally:
+        plt.close(fig)
 
 
 @subcommand("validate")
@@ -153,7 +202,8 @@ def validate_main(argv) -> int:
     p.add_argument("--atol", type=float, default=1e-5)
     p.add_argument("--rtol", type=float, default=1e-4)
     p.add_argument("--plot", default=None, metavar="OUT.png", help="overlay distributions and residuals")
-    p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--option", action="append", default=[], metavar="[SYMBOL.[STEP.]]KEY=VALUE",
+                   help="converter option, as for scikinC (repeatable)")
     p.add_argument("--trust", action="append", default=[], metavar="TYPE")
     args = p.parse_args(argv)
     name, path = split_spec(args.model)

@@ -13,7 +13,7 @@ from ..errors import ConversionError
 from ..ir import Activation, Affine, Clip, Dense
 from ..ir.trees import ArgMax, Normalize
 from ..registry import register_converter
-from .trees import binary_full, classifier_head, output_option
+from .trees import binary_full, classifier_head
 
 
 def _dense(obj, g, x):
@@ -34,7 +34,7 @@ _REGRESSORS = [lm.LinearRegression, lm.Ridge, lm.RidgeCV, lm.Lasso, lm.LassoCV, 
 
 
 def linear_regressor(obj, g, x, ctx):
-    output_option(ctx, obj, ("predict",), "predict")
+    ctx.option("output", "predict", choices=("predict",))
     return _dense(obj, g, x)
 
 
@@ -46,7 +46,7 @@ for _cls in _REGRESSORS:
 @register_converter(lm.GammaRegressor, notes="predict = exp(X @ coef_ + intercept_)")
 @register_converter(lm.TweedieRegressor, notes="predict with identity or log link")
 def glm_regressor(obj, g, x, ctx):
-    out = output_option(ctx, obj, ("predict", "decision_function"), "predict")
+    out = ctx.option("output", "predict", choices=("predict", "decision_function"))
     y = _dense(obj, g, x)
     if out == "decision_function":
         return y
@@ -72,7 +72,7 @@ def _class(g, d):
     "binary → P(class 1) (sigmoid), multiclass → softmax; output=proba|proba_full|decision_function|class"))
 @register_converter(lm.LogisticRegressionCV, notes="as LogisticRegression")
 def logistic_regression(obj, g, x, ctx):
-    out = output_option(ctx, obj, ("proba", "proba_full", "decision_function", "class"), "proba")
+    out = ctx.option("output", "proba", choices=("proba", "proba_full", "decision_function", "class"))
     d = _dense(obj, g, x)
     if out == "class":
         return _class(g, d)
@@ -85,7 +85,7 @@ def logistic_regression(obj, g, x, ctx):
 def sgd_classifier(obj, g, x, ctx):
     has_proba = obj.loss in ("log_loss", "modified_huber")
     allowed = ("proba", "proba_full", "decision_function", "class") if has_proba else ("decision_function", "class")
-    out = output_option(ctx, obj, allowed, "proba" if has_proba else "decision_function")
+    out = ctx.option("output", "proba" if has_proba else "decision_function", choices=allowed)
     d = _dense(obj, g, x)
     if out == "class":
         return _class(g, d)
@@ -102,7 +102,7 @@ def sgd_classifier(obj, g, x, ctx):
 
 
 def decision_only(obj, g, x, ctx):
-    out = output_option(ctx, obj, ("decision_function", "class"), "decision_function")
+    out = ctx.option("output", "decision_function", choices=("decision_function", "class"))
     d = _dense(obj, g, x)
     return _class(g, d) if out == "class" else d
 

@@ -8,7 +8,7 @@ from ..errors import ConversionError
 from ..ir import Activation, Dense, Softmax
 from ..ir.trees import ArgMax
 from ..registry import register_converter
-from .trees import binary_full, output_option
+from .trees import binary_full
 
 _ACT = {"identity": "linear", "relu": "relu", "tanh": "tanh", "logistic": "sigmoid"}
 
@@ -36,7 +36,7 @@ def _layers(obj, g, x, *, last_activation: bool):
     "relu/tanh/logistic/identity; binary → P(class 1), multiclass → softmax, multilabel → sigmoids; "
     "output=proba|proba_full|decision_function (pre-activation)|class"))
 def mlp_classifier(obj, g, x, ctx):
-    out = output_option(ctx, obj, ("proba", "proba_full", "decision_function", "class"), "proba")
+    out = ctx.option("output", "proba", choices=("proba", "proba_full", "decision_function", "class"))
     if out == "decision_function":
         return _layers(obj, g, x, last_activation=False)
     p = _layers(obj, g, x, last_activation=True)
@@ -53,5 +53,5 @@ def mlp_classifier(obj, g, x, ctx):
 
 @register_converter(MLPRegressor, notes="relu/tanh/logistic/identity hidden layers, identity output")
 def mlp_regressor(obj, g, x, ctx):
-    output_option(ctx, obj, ("predict",), "predict")
+    ctx.option("output", "predict", choices=("predict",))
     return _layers(obj, g, x, last_activation=True)
