@@ -23,8 +23,10 @@ the converter accepts (its ``choices``), else the converter's default.  So an
 unscoped ``output=class`` switches every classifier to class indices while
 regressors, which have no such output, keep theirs.
 
-After conversion, every option given must have been taken by at least one
-converter inside its scope, otherwise :class:`~scikinc.OptionError`:
+After conversion, every option given must be accepted by at least one
+converter inside its scope (reads the key and accepts the value, even if a
+more specific option overrides it there), otherwise
+:class:`~scikinc.OptionError`:
 
 * a scope naming an unknown symbol or step (the message lists the known ones);
 * a value no converter in the scope accepts (the converter's message, with
@@ -115,7 +117,7 @@ class OptionTracker:
         self.children: dict[Scope, list[str]] = {(): []}  # scope -> names entered below it
         self.kinds: dict[Scope, str] = {}                 # scope -> class converted there
         self.reads: dict[Scope, set[str]] = {}            # scope -> keys read there
-        self.taken: set[tuple[Scope, str]] = set()
+        self.accepted: set[tuple[Scope, str]] = set()
         self.refused: dict[tuple[Scope, str], str] = {}
 
     # -- during conversion ------------------------------------------------
@@ -131,22 +133,27 @@ class OptionTracker:
         self.kinds.setdefault(path, kind)
 
     def get(self, path: Scope, key: str, default, choices, kind: str):
+        """The innermost value of ``key`` seen from ``path`` that ``choices``
+        accepts, else ``default``; every value on the way is marked accepted
+        (even when a more specific one overrides it) or refused."""
         self.reads.setdefault(path, set()).add(key)
+        found, result = False, default
         for i in range(len(path), -1, -1):
             scope = path[:i]
             vals = self.values.get(scope)
             if not vals or key not in vals:
                 continue
             v = vals[key]
-            if not _accepts(choices, v):
+            if _accepts(choices, v):
+                self.accepted.add((scope, key))
+                if not found:
+                    found, result = True, v
+            else:
                 at = f" (at {dotted(path)})" if path else ""
                 self.refused.setdefault((scope, key), (
                     f"{kind}: {dotted(scope, key)}={v!r} is not available for this model; choose one of "
                     f"{', '.join(repr(c) for c in choices)}{at}"))
-                continue
-            self.taken.add((scope, key))
-            return v
-        return default
+        return result
 
     # -- checks -------------------------------------------------------------
     def check_symbols(self, symbols) -> None:
@@ -162,7 +169,7 @@ class OptionTracker:
         return f"{dotted(path)!r}" + (f" ({kind})" if kind else "")
 
     def check(self) -> None:
-        """After conversion: every option was taken by some converter."""
+        """After conversion: every option was accepted by some converter in its scope."""
         for scope in self.values:
             for i in range(1, len(scope) + 1):
                 if scope[:i] not in self.children:
@@ -176,7 +183,7 @@ class OptionTracker:
                     raise OptionError(f"option scope {dotted(scope)!r}: no {what} {name!r}{where}; {known}")
         for scope, vals in self.values.items():
             for key in vals:
-                if (scope, key) in self.taken:
+                if (scope, key) in self.accepted:
                     continue
                 if (scope, key) in self.refused:
                     raise OptionError(self.refused[(scope, key)])

@@ -5,6 +5,12 @@ TransformedTargetRegressor.
 
 A whole Pipeline is ONE symbol: each step's ops are appended to the same
 graph, so a ``Pipeline(scaler, model)`` compiles to a single function.
+
+Every part is converted in a scope named after it (the Pipeline step, the
+ColumnTransformer / FeatureUnion part; ``regressor`` and ``transformer`` of a
+TransformedTargetRegressor): options written ``{"sym": {"clf": {"output":
+"class"}}}`` or ``"sym.clf.output"`` reach the step ``clf`` only (see
+:mod:`scikinc.options`), and the ops are labelled with it in the C.
 """
 from __future__ import annotations
 
@@ -58,7 +64,7 @@ def pipeline(obj, g, x, ctx):
         if _is_skip(step):
             continue
         try:
-            x = ctx.convert(step, g, x)
+            x = ctx.convert(step, g, x, name)
         except ConversionError as e:
             _rethrow(e, f"Pipeline step {name!r}")
     return x
@@ -72,7 +78,7 @@ def pipeline_inverse(obj, g, x, ctx):
         if not ctx.has_inverse(step):
             raise NotInvertible(f"Pipeline step {name!r} ({type(step).__name__}) has no inverse")
         try:
-            x = ctx.convert_inverse(step, g, x)
+            x = ctx.convert_inverse(step, g, x, name)
         except NotInvertible as e:
             _rethrow(e, f"Pipeline step {name!r}")
     return x
@@ -163,7 +169,7 @@ def column_transformer(obj, g, x, ctx):
             outs.append(sub)
             continue
         try:
-            outs.append(ctx.convert(trans, g, sub))
+            outs.append(ctx.convert(trans, g, sub, name))
         except ConversionError as e:
             _rethrow(e, f"ColumnTransformer part {name!r}")
     if not outs:
@@ -195,7 +201,7 @@ def column_transformer_inverse(obj, g, x, ctx):
             raise NotInvertible(f"ColumnTransformer part {name!r} ({type(trans).__name__}) has no inverse")
         sub = _select(g, x, list(range(sl.start, sl.stop)))
         try:
-            y = ctx.convert_inverse(trans, g, sub)
+            y = ctx.convert_inverse(trans, g, sub, name)
         except NotInvertible as e:
             _rethrow(e, f"ColumnTransformer part {name!r}")
         if y.width != len(idx):
@@ -226,7 +232,7 @@ def feature_union(obj, g, x, ctx):
             y = x
         else:
             try:
-                y = ctx.convert(trans, g, x)
+                y = ctx.convert(trans, g, x, name)
             except ConversionError as e:
                 _rethrow(e, f"FeatureUnion part {name!r}")
         w = weights.get(name)
@@ -242,13 +248,13 @@ def feature_union(obj, g, x, ctx):
                     notes="predict: the regressor, then the inverse of transformer/inverse_func")
 def transformed_target_regressor(obj, g, x, ctx):
     try:
-        y = ctx.convert(obj.regressor_, g, x)
+        y = ctx.convert(obj.regressor_, g, x, "regressor")
     except ConversionError as e:
         _rethrow(e, "TransformedTargetRegressor regressor")
     if not ctx.has_inverse(obj.transformer_):
         raise ConversionError(f"TransformedTargetRegressor: the target transformer "
                               f"{type(obj.transformer_).__name__} has no inverse converter")
     try:
-        return ctx.convert_inverse(obj.transformer_, g, y)
+        return ctx.convert_inverse(obj.transformer_, g, y, "transformer")
     except ConversionError as e:
         _rethrow(e, "TransformedTargetRegressor transformer")

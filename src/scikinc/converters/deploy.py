@@ -1,4 +1,9 @@
-"""Converters of the deployment wrappers in :mod:`scikinc.deploy`."""
+"""Converters of the deployment wrappers in :mod:`scikinc.deploy`.
+
+The parts are converted in the scopes ``pre``, ``generator`` and ``post``
+(``Generative``), ``pre`` and ``model`` (``Classifier``): options written
+``"sym.model.output"`` reach the model only (see :mod:`scikinc.options`).
+"""
 from ..core import n_inputs as _n_inputs
 from ..deploy import Classifier, Generative
 from ..errors import ConversionError
@@ -40,7 +45,7 @@ def generative(gen: Generative, g, x, ctx):
     if g.input is not x or len(g.inputs) != 1:
         raise ConversionError("Generative must be the top-level object of a symbol (it adds the rnd input)")
     rnd = g.add_input("rnd", gen.n_random)
-    cond = x if gen.preprocessing is None else ctx.convert(gen.preprocessing, g, x)
+    cond = x if gen.preprocessing is None else ctx.convert(gen.preprocessing, g, x, "pre")
     expected = _width(gen.generator, "generator")
     got = cond.width + gen.n_random
     if expected is not None and expected != got:
@@ -48,12 +53,12 @@ def generative(gen: Generative, g, x, ctx):
             f"Generative: the generator takes {expected} inputs but concat(pre(in), rnd) has {got} "
             f"({cond.width} preprocessed conditions + n_random={gen.n_random})")
     parts = (cond, rnd) if gen.noise_position == "after" else (rnd, cond)
-    y = ctx.convert(gen.generator, g, g.add(Concat(), *parts))
+    y = ctx.convert(gen.generator, g, g.add(Concat(), *parts), "generator")
     if gen.postprocessing is not None:
         if not ctx.has_inverse(gen.postprocessing):
             raise ConversionError(
                 f"Generative: postprocessing {type(gen.postprocessing).__name__} has no inverse converter")
-        y = ctx.convert_inverse(gen.postprocessing, g, y)
+        y = ctx.convert_inverse(gen.postprocessing, g, y, "post")
     return y
 
 
@@ -65,8 +70,8 @@ def _classifier_inputs(c: Classifier):
                     notes="activation(model(pre(in))), activation None/sigmoid/softmax")
 def classifier(c: Classifier, g, x, ctx):
     if c.preprocessing is not None:
-        x = ctx.convert(c.preprocessing, g, x)
-    y = ctx.convert(c.model, g, x)
+        x = ctx.convert(c.preprocessing, g, x, "pre")
+    y = ctx.convert(c.model, g, x, "model")
     if c.activation == "sigmoid":
         y = g.add(Activation("sigmoid"), y)
     elif c.activation == "softmax":
