@@ -117,7 +117,7 @@ def run(only=None) -> list[dict]:
             for cg in STRATEGIES:
                 if cg == "ifelse" and n_nodes > 15000:
                     continue  # nested ifs for this many nodes take minutes to compile
-                if cg == "branchfree" and len(ens.trees) * 2 ** ens.depth > 2 ** 20:
+                if cg == "branchfree" and ens.n_trees * 2 ** ens.depth > 2 ** 20:
                     continue  # too deep to pad every tree to a complete one
                 if cg == "bitvector" and ens.max_leaves > 64:
                     continue  # one bit per leaf in a 64-bit mask

@@ -18,11 +18,20 @@ from sklearn.ensemble import (
     RandomForestRegressor,
 )
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
+from util import as_type, build, check_contract, rows
 
 import scikinc
 from scikinc.errors import ConversionError
-from scikinc.ir.trees import float32_floor
-from util import as_type, build, check_contract, rows
+from scikinc.ir.trees import (
+    STRATEGIES,
+    TreeBitvector,
+    TreeBranchFree,
+    TreeEnsemble,
+    TreeIfElse,
+    TreeStrategy,
+    TreeTable,
+    float32_floor,
+)
 
 CODEGENS = ["ifelse", "table", "branchfree", "bitvector"]
 
@@ -408,12 +417,11 @@ def test_bitvector_mask_widths_and_nan_modes(tmp_path):
     opts = {"tree_codegen": "bitvector"}
     widths, modes, blocks = set(), set(), set()
     for name, m in models.items():
-        ens = build_entries({name: m}, options=opts)[0].graph.ops[0]
-        assert ens.codegen == "bitvector"
-        bv = ens.bitvector("float")
-        widths.add(bv["bits"])
-        modes |= {fe["nan"] for fe in bv["feats"]}
-        blocks |= {bool(fe["nb"]) for fe in bv["feats"]}
+        bv = build_entries({name: m}, options=opts)[0].graph.ops[0]
+        assert isinstance(bv, TreeBitvector)
+        widths.add(bv.bits)
+        modes |= {"none" if fe["nan_n"] == 0 else "all" if fe["nan_n"] == fe["n"] else "some" for fe in bv.feats}
+        blocks |= {bool(fe["nb"]) for fe in bv.feats}
     assert widths == {8, 16, 32, 64} and modes == {"all", "none", "some"} and blocks == {True, False}
     fns = check_contract(models, tmp_path, X=R[:64], options=opts)
     lv = build(models, tmp_path, stem="leaves", options={**opts, "output": "leaves"})
@@ -461,6 +469,117 @@ def test_auto_codegen_choice():
     assert chosen(GradientBoostingClassifier(n_estimators=200, max_depth=1, random_state=0).fit(X, y2)) \
         == "branchfree"
     assert chosen(ExtraTreesRegressor(n_estimators=40, random_state=0).fit(X, score)) == "table"
+
+
+def _unlowered(m, float_t="float", **options):
+    """The graph the converter builds, before the pass pipeline."""
+    from scikinc.core import Context
+    from scikinc.ir import Graph
+
+    ctx = Context(float_t=float_t, options=options)
+    g = Graph(m.n_features_in_)
+    g.output = ctx.convert(m, g, g.input)
+    return g
+
+
+def test_lower_trees_pass_picks_each_strategy():
+    """Converters emit one strategy-free TreeEnsemble carrying the requested
+    codegen; passes.lower_trees replaces it by the strategy op: the one asked
+    for, or auto's lowest estimate.  The lowered graph holds no TreeEnsemble."""
+    from scikinc import passes
+
+    X, y2, y3, score = _data(2000, 6, seed=2)
+    Xc, s = _hgb_data(n=1500)
+    models = {
+        "dt": DecisionTreeClassifier(max_depth=4, random_state=0).fit(X, y2),  # auto: ifelse
+        "hgb": HistGradientBoostingClassifier(max_iter=60, early_stopping=False, random_state=0).fit(X, y2),
+        "stumps": GradientBoostingClassifier(n_estimators=200, max_depth=1, random_state=0).fit(X, y2),
+        "et": ExtraTreesRegressor(n_estimators=40, random_state=0).fit(X, score),  # auto: table
+        "hgbcat": HistGradientBoostingRegressor(max_iter=10, categorical_features=[4, 5], max_leaf_nodes=16,
+                                                random_state=0).fit(Xc, s),
+    }
+    expect_auto = {"dt": TreeIfElse, "hgb": TreeBitvector, "stumps": TreeBranchFree, "et": TreeTable}
+    seen = set()
+    for name, m in models.items():
+        for codegen in ("auto", "ifelse", "table", "branchfree", "bitvector"):
+            if name == "hgbcat" and codegen == "branchfree":
+                continue  # refused (see test_error_messages)
+            if name == "et" and codegen in ("branchfree", "bitvector"):
+                continue  # too deep / too many leaves
+            g = _unlowered(m, tree_codegen=codegen)
+            ens = [op for op in g.ops if isinstance(op, TreeEnsemble)]
+            assert len(ens) == 1 and ens[0].codegen == codegen
+            assert not any(isinstance(op, TreeStrategy) for op in g.ops)
+            costs = ens[0].estimated_ns()
+            out = ens[0].output
+            passes.lower_trees(g)
+            assert not any(isinstance(op, TreeEnsemble) for op in g.ops), (name, codegen)
+            lowered = [op for op in g.ops if isinstance(op, TreeStrategy)]
+            assert len(lowered) == 1
+            op = lowered[0]
+            if codegen == "auto":  # table when no other strategy is feasible
+                want = STRATEGIES[min(costs, key=costs.get)] if costs else TreeTable
+            else:
+                want = STRATEGIES[codegen]
+            if codegen == "auto" and name in expect_auto:
+                assert want is expect_auto[name], (name, costs)
+            assert type(op) is want, (name, codegen, type(op).__name__)
+            assert op.output is out and out.producer is op and op.inputs == ens[0].inputs
+            assert op.hot == (want is TreeBitvector)
+            assert op.describe() == f"TreeEnsemble({len(ens[0].trees)} trees, {want.codegen})"
+            seen.add(want)
+    assert seen == set(STRATEGIES.values())
+    # branchfree of a single-leaf tree is the ifelse code (no comparison at all)
+    leaf = DecisionTreeRegressor().fit(X, np.ones(len(X)))
+    g = _unlowered(leaf, tree_codegen="branchfree")
+    passes.lower_trees(g)
+    assert [type(op) for op in g.ops] == [TreeIfElse]
+    # the lowering is no optimisation: it runs with optimize=False too
+    assert scikinc.convert(models["dt"], optimize=False) == scikinc.convert(models["dt"])
+
+
+def test_lowered_tables_hold_numbers_only():
+    """Strategy ops hold numbers (the C, literals included, is the templates'):
+    thresholds are float32 arrays when comparisons run in float (sklearn's
+    trees; HistGB in float builds) and float64 for HistGB in double builds."""
+    import ast
+    import inspect
+
+    import scikinc.ir.trees as irt
+    from scikinc import passes
+
+    imports = [n for n in ast.walk(ast.parse(inspect.getsource(irt))) if isinstance(n, ast.ImportFrom)]
+    assert not any("render" in (n.module or "") for n in imports)
+    X, y2, y3, score = _data(1000, 6, seed=3)
+    Xc, s = _hgb_data(n=1000)
+    gb = GradientBoostingRegressor(n_estimators=5, max_depth=3, random_state=0).fit(X, score)
+    hgb = HistGradientBoostingRegressor(max_iter=5, categorical_features=[4, 5], max_leaf_nodes=8,
+                                        random_state=0).fit(Xc, s)
+
+    def strings(x):
+        if isinstance(x, str):
+            yield x
+        elif isinstance(x, dict):
+            for v in x.values():
+                yield from strings(v)
+        elif isinstance(x, (list, tuple)):
+            for v in x:
+                yield from strings(v)
+
+    for m, float_t, thr_type in ((gb, "float", np.float32), (gb, "double", np.float32),
+                                 (hgb, "float", np.float32), (hgb, "double", np.float64)):
+        for codegen in ("ifelse", "table", "branchfree", "bitvector"):
+            if m is hgb and codegen == "branchfree":
+                continue
+            g = _unlowered(m, float_t, tree_codegen=codegen)
+            passes.lower_trees(g)
+            op = g.ops[0]
+            assert op.thr.dtype == thr_type, (codegen, float_t)
+            assert isinstance(op.ensemble, TreeEnsemble)  # what the numpy evaluator runs
+            fields = {k: v for k, v in vars(op).items() if k not in ("inputs", "output", "label", "ensemble")}
+            assert not list(strings(fields)), (codegen, list(strings(fields))[:3])
+            for v in fields.values():
+                assert v is None or isinstance(v, (bool, int, float, np.ndarray, list, dict)), (codegen, type(v))
 
 
 def test_error_messages():

@@ -260,6 +260,7 @@ def finish(g: Graph, optimize: bool = True, *, fuse: bool = True) -> Graph:
     g.prune()
     if optimize:
         passes.optimize(g, fuse=fuse)
+    passes.lower_trees(g)
     return g
 
 

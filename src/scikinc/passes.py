@@ -125,6 +125,22 @@ def fuse_dense_epilogue(g: Graph) -> None:
         pass
 
 
+def lower_trees(g: Graph) -> None:
+    """Replace every strategy-free ``TreeEnsemble`` by the op of its
+    evaluation strategy (:func:`scikinc.ir.trees.lower`: the ``tree_codegen``
+    asked for or the auto choice, with the trees laid out in its tables).
+    Not an optimisation: the renderer has no template for ``TreeEnsemble``,
+    so :func:`scikinc.core.finish` runs this on every graph."""
+    from .ir.trees import TreeEnsemble, lower
+
+    for k, op in enumerate(g.ops):
+        if isinstance(op, TreeEnsemble):
+            new = lower(op)
+            new.inputs, new.output = op.inputs, op.output
+            new.output.producer = new
+            g.ops[k] = new
+
+
 def optimize(g: Graph, *, fuse: bool = True) -> None:
     """Run the pass pipeline over ``g`` in place."""
     fold_affines(g)

@@ -3,7 +3,11 @@ histogram gradient boosting.
 
 Every model becomes one :class:`~scikinc.ir.trees.TreeEnsemble` (raw scores
 accumulated in double, in sklearn's own order) followed by the library's link
-function.  Options (``convert(..., options={...})``):
+function.  The converters only extract numbers: the trees, offsets, base,
+divisor, comparison mode and the ``tree_codegen`` option as given; the pass
+:func:`scikinc.passes.lower_trees` later picks the evaluation strategy and
+lays the trees out (see :mod:`scikinc.ir.trees`).  Options
+(``convert(..., options={...})``):
 
 ``output``
     ``"proba"`` (classifiers' default: P(class 1) alone for binary problems,
@@ -37,7 +41,6 @@ from ..errors import ConversionError
 from ..ir import Activation, Affine, Concat, Gather, Softmax
 from ..ir.trees import ArgMax, Normalize, Tree, TreeEnsemble
 from ..registry import register_converter
-
 
 # ---------------------------------------------------------------------------
 # shared helpers (also used by the linear and MLP converters)
@@ -258,12 +261,15 @@ def _hgb_ensemble(obj, ctx, leaves: bool, final=None) -> TreeEnsemble:
                               is_cat=is_cat, bitset=bits))
             offs.append(k)
     K = obj.n_trees_per_iteration_
+    # sklearn compares the float64 input with float64 thresholds; a float input
+    # gives the same decisions compared in float32 (with float32_floor(t))
+    compare = "float32" if ctx.float_t == "float" else "float64"
     if leaves:
-        return TreeEnsemble(trees, n_features=n_features, n_out=len(trees), offsets=offs, compare="float64",
+        return TreeEnsemble(trees, n_features=n_features, n_out=len(trees), offsets=offs, compare=compare,
                             categorical=categorical, codegen=codegen_option(ctx), leaf_ids=True)
     return TreeEnsemble(trees, n_features=n_features, n_out=K, offsets=offs,
                         base=np.asarray(obj._baseline_prediction, np.float64).reshape(-1),
-                        compare="float64", categorical=categorical, codegen=codegen_option(ctx), final=final)
+                        compare=compare, categorical=categorical, codegen=codegen_option(ctx), final=final)
 
 
 _HGB_NOTES = ("NaN routing (missing_go_to_left), categorical splits (bitsets, unknown categories → "

@@ -1,21 +1,32 @@
 """IR ops of the tree-ensemble and classic-model converters.
 
-:class:`TreeEnsemble` sums the leaf vectors of many binary decision trees into
-a double accumulator.  Python only extracts and lays out numbers here; the C
-of the four evaluation strategies lives in ``templates/ops/tree_ensemble.c.j2``:
+Tree ensembles are built in two steps:
 
-``ifelse``
+1. A converter produces one strategy-free :class:`TreeEnsemble`: the trees
+   (numbers), where each tree adds its leaf vector, the base score, divisor,
+   comparison mode, categorical inputs, the class output if any, and the
+   ``tree_codegen`` option as a plain field (``"auto"`` or a strategy).
+2. :func:`scikinc.passes.lower_trees` (run on every graph) calls
+   :func:`lower`: :meth:`TreeEnsemble.choose` picks the strategy (the one
+   asked for, or with ``"auto"`` the lowest :meth:`TreeEnsemble.estimated_ns`)
+   and the ensemble is replaced by that strategy's op, which lays the trees
+   out in numeric tables (numpy arrays, ints, bools).  Each strategy op has
+   its own template; ``templates/ops/tree_common.c.j2`` holds what they share
+   (input conversion, category codes, accumulator, class output), and the
+   templates format every number through the renderer's ``c.*`` formatters:
+
+:class:`TreeIfElse` (``ifelse``)
     nested ``if``/``else`` per tree, thresholds and leaf values as literals
     (fast for small ensembles; split into ``noinline`` chunk functions so that
     big forests still compile in bounded time and memory);
-``table``
+:class:`TreeTable` (``table``)
     one flat array of node records and a traversal loop (compact: compile time
     and code size independent of the forest's shape);
-``branchfree``
+:class:`TreeBranchFree` (``branchfree``)
     trees padded to a complete binary tree of depth ``D`` (small ``D``): the
     leaf index is built from ``D`` comparisons without a single branch, then
     one table load (no mispredictions on random inputs);
-``bitvector``
+:class:`TreeBitvector` (``bitvector``)
     every tree keeps a bit mask of its still reachable leaves (numbered
     left to right, at most 64 per tree).  Per input feature, the nodes
     testing it are sorted by threshold; the nodes whose test fails for the
@@ -35,7 +46,9 @@ Comparisons mirror the library exactly: sklearn's trees compare the input cast
 to float32 against float64 thresholds (``x <= t`` goes left), which for
 float32 ``x`` is the same as ``x <= t32`` with ``t32`` the largest float32 not
 above ``t``; HistGradientBoosting compares the float64 input against float64
-thresholds.  NaN goes to the side the model recorded per node.
+thresholds (when ``FLOAT_T`` is float the input is a float32 already, and the
+float32 comparison gives the same decisions).  NaN goes to the side the model
+recorded per node.
 """
 from __future__ import annotations
 
@@ -43,8 +56,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..errors import ConversionError
 from .core import Op
-from ..render import format_doubles, format_floats
 
 #: codegen names accepted by the ``tree_codegen`` option
 CODEGENS = ("auto", "ifelse", "table", "branchfree", "bitvector")
@@ -171,19 +184,23 @@ class TreeEnsemble(Op):
     Every tree adds its leaf vector (``width`` numbers) at offset
     ``offsets[t]`` of a double accumulator, in tree order (the order of the
     library's own summation, so double results match bit for bit).
-    ``compare`` is ``"float32"`` (sklearn trees: the input is cast to float32)
-    or ``"float64"`` (HistGradientBoosting).  ``categorical`` lists, for each
-    categorical input slot, ``(input column, sorted category values)``: the
-    slot holds the category's index, -1 for unknown values and NaN.
+    ``compare`` is the precision of the comparisons: ``"float32"`` (the input
+    is cast to float and compared with the largest float32 not above each
+    threshold: sklearn's trees, and HistGradientBoosting when ``FLOAT_T`` is
+    float) or ``"float64"`` (HistGradientBoosting otherwise).
+    ``categorical`` lists, for each categorical input slot, ``(input column,
+    sorted category values)``: the slot holds the category's index, -1 for
+    unknown values and NaN.  ``leaf_ids``: one output per tree, the id of the
+    leaf reached.  ``final``: None, or the class index computed from the
+    double accumulator: ``("argmax",)`` first maximum, ``("threshold",
+    inclusive)`` ``acc[0] >(=) 0``.  ``codegen`` is the strategy asked for
+    (``tree_codegen``); nothing is chosen here and the op has no template:
+    :func:`lower` replaces it by a strategy op.
     """
-
-    template = "ops/tree_ensemble.c.j2"
 
     def __init__(self, trees, *, n_features, n_out, offsets, base=None, divisor=None,
                  compare="float32", categorical=(), codegen="auto", leaf_ids=False, final=None):
         if codegen not in CODEGENS:
-            from ..errors import ConversionError
-
             raise ConversionError(f"tree_codegen must be one of {', '.join(CODEGENS)}; got {codegen!r}")
         if compare not in ("float32", "float64"):
             raise ValueError(compare)
@@ -196,38 +213,31 @@ class TreeEnsemble(Op):
         else:
             self.width = int(self.trees[0].value.shape[1])
         self.leaf_ids = bool(leaf_ids)
-        #: None, or the class index computed from the double accumulator:
-        #: ("argmax",) first maximum; ("threshold", inclusive) acc[0] >(=) 0
         self.final = final
         self.base = np.zeros(self.n_out) if base is None else np.asarray(base, np.float64).reshape(-1)
         self.divisor = None if divisor is None else float(divisor)
         self.compare = compare
         self.categorical = [(int(col), np.asarray(cats, np.float64)) for col, cats in categorical]
+        self.codegen = codegen
         self.has_cat = any(t.is_cat.any() for t in self.trees)
         self.n_nodes = sum(t.n_nodes for t in self.trees)
         self.depth = max(t.max_depth() for t in self.trees)
         self.max_leaves = max(t.n_leaves for t in self.trees)
         self.any_nan_left = any(bool((t.nan_left & (t.left >= 0) & ~t.is_cat).any()) for t in self.trees)
-        self.codegen = self._choose(codegen)
-        #: bitvector's passes over the masks are vectorised: one clone per ISA level
-        self.hot = self.codegen == "bitvector"
-        self._bitsets = self._collect_bitsets()
 
     # -- strategy ------------------------------------------------------------
-    def _choose(self, codegen: str) -> str:
+    def choose(self) -> str:
+        """The strategy for ``codegen``: the one asked for (ConversionError
+        when it cannot handle this ensemble), or with ``"auto"`` the lowest
+        :meth:`estimated_ns` (``table`` when none is feasible)."""
+        codegen = self.codegen
         if codegen == "branchfree" and self.has_cat:
-            from ..errors import ConversionError
-
             raise ConversionError("tree_codegen='branchfree' does not support categorical splits; "
                                   "use 'ifelse' or 'table'")
         if codegen == "branchfree" and self.depth > BRANCHFREE_HARD_MAX_DEPTH:
-            from ..errors import ConversionError
-
             raise ConversionError(f"tree_codegen='branchfree' pads every tree to 2**depth leaves; depth "
                                   f"{self.depth} > {BRANCHFREE_HARD_MAX_DEPTH} is too deep: use 'table' or 'auto'")
         if codegen == "bitvector" and self.max_leaves > BITVECTOR_MAX_LEAVES:
-            from ..errors import ConversionError
-
             raise ConversionError(f"tree_codegen='bitvector' keeps one bit per leaf in a 64-bit mask: trees with "
                                   f"up to {BITVECTOR_MAX_LEAVES} leaves only, this ensemble has a tree with "
                                   f"{self.max_leaves}; use 'branchfree', 'table' or 'auto'")
@@ -236,7 +246,7 @@ class TreeEnsemble(Op):
         if codegen != "auto":
             return codegen
         costs = self.estimated_ns()
-        return min(costs, key=costs.get) if costs else "table"
+        return min(costs, key=lambda k: costs[k]) if costs else "table"
 
     def estimated_ns(self) -> dict[str, float]:
         """Rough single-row latency (ns) of each strategy auto may pick for
@@ -245,11 +255,11 @@ class TreeEnsemble(Op):
         ``table`` is the fallback when none of these is feasible."""
         nt = len(self.trees)
         est = {}
-        if self.max_leaves <= BITVECTOR_MAX_LEAVES and nt * self._mask_bits() // 8 <= BITVECTOR_AUTO_MAX_STACK:
+        if self.max_leaves <= BITVECTOR_MAX_LEAVES and nt * self.mask_bits() // 8 <= BITVECTOR_AUTO_MAX_STACK:
             # per tree: exit leaf and sum; per record tested; per 32 bytes of
             # checkpoint row; per input slot (counts, loop set-up)
-            B, feats = self._bitvector_layout()
-            row = nt * self._mask_bits() / 8
+            B, feats = self.bitvector_layout()
+            row = nt * self.mask_bits() / 8
             scan = sum(B if nb else n for n, nb in feats.values())
             vec = sum(row / 32 for n, nb in feats.values() if nb)
             n_cat = sum(int((t.is_cat & (t.left >= 0)).sum()) for t in self.trees)
@@ -264,53 +274,67 @@ class TreeEnsemble(Op):
             est["ifelse"] = path * (1.5 + self.n_nodes / 1000)
         return est
 
-    def out_width(self, w):
-        assert w == [self.n_features], (w, self.n_features)
-        return 1 if self.final else self.n_out
+    def mask_bits(self) -> int:
+        """bitvector: the leaf mask width, the smallest of 8/16/32/64 bits
+        holding the largest tree."""
+        return next(b for b in (8, 16, 32, 64) if self.max_leaves <= b)
 
-    def describe(self):
-        return f"TreeEnsemble({len(self.trees)} trees, {self.codegen})"
+    def bitvector_layout(self):
+        """bitvector: nodes per checkpoint block ``B`` and, per numeric input
+        slot, ``(number of nodes testing it, number of checkpoints)`` (see
+        :class:`TreeBitvector`).
 
-    # -- number formatting helpers for the template ---------------------------
-    def float_cmp(self, float_t: str) -> bool:
-        """Whether comparisons run in float (else double)."""
-        return self.compare == "float32" or float_t == "float"
+        Every row tests ``B`` nodes per input slot, and ANDs one checkpoint
+        row of ``n_trees`` masks: ``B`` grows with that row (one node per
+        ``BITVECTOR_ROW_BYTES_PER_NODE`` bytes; measured best for 100 to
+        1000 trees) and so that all checkpoint rows together stay within
+        ``BITVECTOR_CHECKPOINT_BYTES`` (cache and C source size).  A slot
+        gets checkpoints only where they save work over testing all its
+        nodes."""
+        row = len(self.trees) * self.mask_bits() // 8
+        counts: dict[int, int] = {}
+        for t in self.trees:
+            for f in t.feature[(t.left >= 0) & ~t.is_cat]:
+                counts[int(f)] = counts.get(int(f), 0) + 1
+        n_num = sum(counts.values())
+        B = int(max(BITVECTOR_MIN_BLOCK, -(-row // BITVECTOR_ROW_BYTES_PER_NODE),
+                    -(-n_num * row // BITVECTOR_CHECKPOINT_BYTES)))
+        return B, {f: (n, (n - 1) // B if n > B + row // BITVECTOR_ROW_BYTES_PER_NODE else 0)
+                   for f, n in sorted(counts.items())}
 
-    def cmp_type(self, float_t: str) -> str:
-        return "float" if self.float_cmp(float_t) else "double"
+    def period(self) -> int:
+        """K when tree t adds one number at offset t % K (boosting: trees
+        m-major, class-minor): the templates then keep K register
+        accumulators.  0 otherwise."""
+        K = self.n_out
+        n = len(self.trees)
+        if self.leaf_ids or self.width != 1 or K > 16 or n % K:
+            return 0
+        if not np.array_equal(self.offsets, np.arange(n) % K):
+            return 0
+        return K
 
-    def thr_strings(self, t, float_t: str) -> list[str]:
-        if self.float_cmp(float_t):
-            f = float32_floor(t)
-            # (non-finite values spelled here: format_floats appends ".0" to them)
-            return [x + "f" if np.isfinite(v) else ("NAN" if np.isnan(v) else "INFINITY" if v > 0 else "-INFINITY")
-                    for x, v in zip(format_floats(f), f)]
-        return format_doubles(np.asarray(t, np.float64))
-
-    @staticmethod
-    def dbl(a) -> list[str]:
-        return format_doubles(np.asarray(a, np.float64))
-
-    @staticmethod
-    def join(strings, per_line: int = 8) -> str:
-        s = list(strings)
-        if not s:
-            return "0"
-        return ",\n".join(", ".join(s[i:i + per_line]) for i in range(0, len(s), per_line))
+    # -- numbers the strategies share -----------------------------------------
+    def cmp_values(self, t: Tree) -> np.ndarray:
+        """The thresholds of ``t`` as compared: float32 (the largest float32
+        not above each threshold) or float64."""
+        return float32_floor(t.threshold) if self.compare == "float32" else t.threshold.copy()
 
     def leaf_rows(self, tree: Tree, i: int) -> np.ndarray:
         if self.leaf_ids:
+            assert tree.leaf_id is not None  # (set in Tree.__post_init__)
             return np.array([float(tree.leaf_id[i])])
         return tree.value[i]
 
     def tree_offset(self, k: int) -> int:
         return int(k if self.leaf_ids else self.offsets[k])
 
-    def _collect_bitsets(self):
-        """Distinct categorical bitsets, and each categorical node's index."""
+    def bitsets(self):
+        """Distinct categorical bitsets (8 uint32 words each, concatenated)
+        and each categorical node's index among them, by (tree, node)."""
         index: dict[tuple, int] = {}
         words: list[np.ndarray] = []
-        self._bitset_of: dict[tuple[int, int], int] = {}
+        of: dict[tuple[int, int], int] = {}
         for k, t in enumerate(self.trees):
             for i in np.nonzero(t.is_cat & (t.left >= 0))[0]:
                 b = np.asarray(t.bitset[int(i)], dtype=np.uint32).reshape(8)
@@ -318,80 +342,147 @@ class TreeEnsemble(Op):
                 if key not in index:
                     index[key] = len(words)
                     words.append(b)
-                self._bitset_of[(k, int(i))] = index[key]
-        return np.concatenate(words) if words else np.zeros(8, np.uint32)
+                of[(k, int(i))] = index[key]
+        return (np.concatenate(words) if words else np.zeros(8, np.uint32)), of
 
-    def bitset_words(self) -> np.ndarray:
-        return self._bitsets
+    def out_width(self, w):
+        if list(w) != [self.n_features]:
+            raise ConversionError(f"TreeEnsemble: built for {self.n_features} inputs, got widths {list(w)}")
+        return 1 if self.final else self.n_out
 
-    def cat_table(self):
-        """[(input column, offset into the category values, count)], values."""
-        rows, vals, off = [], [], 0
-        for col, cats in self.categorical:
-            rows.append((col, off, len(cats)))
-            vals.append(cats)
-            off += len(cats)
-        return rows, (np.concatenate(vals) if vals else np.zeros(1))
+    def describe(self):
+        return f"TreeEnsemble({len(self.trees)} trees, {self.codegen})"
 
-    # -- ifelse ----------------------------------------------------------------
-    def ifelse_chunks(self, float_t: str):
-        cache = self.__dict__.setdefault("_chunks", {})
-        if float_t not in cache:
-            cache[float_t] = self._ifelse_chunks(float_t)
-        return cache[float_t]
 
-    def _ifelse_chunks(self, float_t: str):
-        """Trees as flat event lists, grouped into chunks of bounded size.
+# ---------------------------------------------------------------------------
+# Strategy ops: the laid-out tables of one evaluation strategy
+# ---------------------------------------------------------------------------
 
-        Events: ``("if", depth, cond)``, ``("else", depth)``, ``("end", depth)``,
-        ``("leaf", depth, [(acc index, literal), ...])``; ``cond`` is
-        ``(kind, slot, literal_or_bitset_index, nan_left)`` with kind
-        ``"num"`` or ``"cat"``.  Built with an explicit stack.
-        """
-        chunks, cur, cur_nodes = [], [], 0
-        for k, t in enumerate(self.trees):
-            thr = self.thr_strings(t.threshold, float_t)
-            events = []
-            stack = [("node", 0, 0)]
+
+class TreeStrategy(Op):
+    """What every strategy op holds (read by ``templates/ops/tree_common.c.j2``).
+
+    ``float_cmp``: comparisons in float (else double); ``base``, ``divisor``
+    (None: no division); ``argmax`` / ``sign_class`` (``acc[0] >= 0`` when
+    ``inclusive``, else ``> 0``): the class output, else the accumulator is
+    the output; ``cat_col/cat_off/cat_n``: per categorical input slot its
+    input column and its sorted values ``cat_vals[cat_off:cat_off+cat_n]``;
+    ``bitsets``: the categorical splits' 256-bit sets (8 words each);
+    ``offsets``: each tree's accumulator offset; ``period``: see
+    :meth:`TreeEnsemble.period`.  Tables holding thresholds are float32
+    arrays when ``float_cmp``, else float64.  ``ensemble``: the
+    :class:`TreeEnsemble` laid out (the templates do not read it)."""
+
+    codegen = ""
+
+    def __init__(self, ens: TreeEnsemble):
+        self.n_features = ens.n_features
+        self.n_out = ens.n_out
+        self.n_trees = len(ens.trees)
+        self.width = ens.width
+        self.n_nodes, self.depth, self.max_leaves = ens.n_nodes, ens.depth, ens.max_leaves
+        self.any_nan_left = ens.any_nan_left
+        self.float_cmp = ens.compare == "float32"
+        self.base = ens.base.copy()
+        self.divisor = ens.divisor
+        self.argmax = bool(ens.final) and ens.final[0] == "argmax"
+        self.sign_class = bool(ens.final) and ens.final[0] == "threshold"
+        self.inclusive = self.sign_class and bool(ens.final[1])
+        self.cat_col = np.array([col for col, _ in ens.categorical], np.int64)
+        self.cat_n = np.array([len(cats) for _, cats in ens.categorical], np.int64)
+        self.cat_off = np.cumsum(np.r_[0, self.cat_n])[:-1].astype(np.int64)
+        self.cat_vals = (np.concatenate([cats for _, cats in ens.categorical]) if ens.categorical
+                         else np.zeros(1))
+        self.has_cat = ens.has_cat
+        self.bitsets, self._bitset_of = ens.bitsets()
+        self.offsets = np.array([ens.tree_offset(k) for k in range(self.n_trees)], np.int64)
+        self.period = ens.period()
+        self.label = getattr(ens, "label", "")
+        #: the ensemble laid out here (the numpy evaluator, ir/evaluate.py, runs it)
+        self.ensemble = ens
+
+    def out_width(self, w):
+        if list(w) != [self.n_features]:
+            raise ConversionError(f"{self.describe()}: built for {self.n_features} inputs, got widths {list(w)}")
+        return 1 if (self.argmax or self.sign_class) else self.n_out
+
+    def describe(self):
+        return f"TreeEnsemble({self.n_trees} trees, {self.codegen})"
+
+    def _thr_array(self, values) -> np.ndarray:
+        return np.asarray(values, np.float32 if self.float_cmp else np.float64)
+
+
+class TreeIfElse(TreeStrategy):
+    """Nested ifs, one flat event list per chunk of trees (explicit stack:
+    no recursion).  ``chunks``: lists of events ``(kind, depth, a, b,
+    nan_left)``: ``IF`` (``xf[a] <= thr[b]``), ``IF_CAT`` (the category
+    code of slot ``a`` in bitset ``b``), ``ELSE``, ``END``, ``LEAF``
+    (``acc[a + j] += vals[b + j]`` for ``j < width``).  A chunk holds whole
+    trees, at least ``IFELSE_CHUNK_NODES`` nodes (but the last)."""
+
+    codegen = "ifelse"
+    template = "ops/tree_ifelse.c.j2"
+    IF, IF_CAT, ELSE, END, LEAF = range(5)
+
+    def __init__(self, ens: TreeEnsemble):
+        super().__init__(ens)
+        thr: list[float] = []
+        vals: list[np.ndarray] = []
+        chunks: list[list[tuple]] = []
+        cur: list[tuple] = []
+        cur_nodes = n_vals = 0
+        for k, t in enumerate(ens.trees):
+            tv = ens.cmp_values(t)
+            stack: list[tuple[int | None, int, int]] = [(None, 0, 0)]
             while stack:
                 kind, i, d = stack.pop()
-                if kind == "else":
-                    events.append(("else", d))
-                    continue
-                if kind == "end":
-                    events.append(("end", d))
+                if kind is not None:  # ELSE / END
+                    cur.append((kind, d, 0, 0, False))
                     continue
                 if t.left[i] < 0:
-                    off = self.tree_offset(k)
-                    vals = self.dbl(self.leaf_rows(t, i))
-                    events.append(("leaf", d, [(off + j, v) for j, v in enumerate(vals)]))
+                    row = ens.leaf_rows(t, i)
+                    cur.append((self.LEAF, d, ens.tree_offset(k), n_vals, False))
+                    vals.append(row)
+                    n_vals += len(row)
                     continue
                 if t.is_cat[i]:
-                    cond = ("cat", int(t.feature[i]), self._bitset_of[(k, i)], bool(t.nan_left[i]))
+                    cur.append((self.IF_CAT, d, int(t.feature[i]), self._bitset_of[(k, i)], bool(t.nan_left[i])))
                 else:
-                    cond = ("num", int(t.feature[i]), thr[i], bool(t.nan_left[i]))
-                events.append(("if", d, cond))
-                stack += [("end", i, d), ("node", int(t.right[i]), d + 1), ("else", i, d),
-                          ("node", int(t.left[i]), d + 1)]
-            cur.append(events)
+                    cur.append((self.IF, d, int(t.feature[i]), len(thr), bool(t.nan_left[i])))
+                    thr.append(tv[i])
+                stack += [(self.END, i, d), (None, int(t.right[i]), d + 1), (self.ELSE, i, d),
+                          (None, int(t.left[i]), d + 1)]
             cur_nodes += t.n_nodes
             if cur_nodes >= IFELSE_CHUNK_NODES:
                 chunks.append(cur)
                 cur, cur_nodes = [], 0
         if cur:
             chunks.append(cur)
-        return chunks
+        self.chunks = chunks
+        self.thr = self._thr_array(thr)
+        self.vals = np.concatenate(vals).astype(np.float64)
 
-    # -- table -----------------------------------------------------------------
-    def table(self, float_t: str):
-        """Node records ``(threshold literal, slot, child, flags)`` with both
-        children of a node adjacent (right = left + 1); a leaf has slot -1 and
-        ``child`` = its row in the leaf-value table.  flags: 1 NaN goes left,
-        2 categorical (threshold literal then unused, ``child`` of the bitset
-        given in the separate bitset-index list)."""
-        recs, roots, leafvals, bits = [], [], [], []
-        for k, t in enumerate(self.trees):
-            thr = self.thr_strings(t.threshold, float_t)
+
+class TreeTable(TreeStrategy):
+    """Node records ``(thr[i], slot, child, flags)`` in ``records`` (the
+    ints) and ``thr``, with both children of a node adjacent (right = left
+    + 1); a leaf has slot -1 and ``child`` = its row in ``vals`` (``width``
+    numbers each).  flags: 1 NaN goes left, 2 categorical (``thr`` unused,
+    the bitset index in ``bsi``).  ``roots``: each tree's first record."""
+
+    codegen = "table"
+    template = "ops/tree_table.c.j2"
+
+    def __init__(self, ens: TreeEnsemble):
+        super().__init__(ens)
+        recs: list[tuple[int, int, int]] = []
+        thr: list[float] = []
+        roots: list[int] = []
+        leafvals: list[np.ndarray] = []
+        bsi: list[int] = []
+        for k, t in enumerate(ens.trees):
+            tv = ens.cmp_values(t)
             base = len(recs)
             roots.append(base)
             order = [0]  # new position -> old node id, BFS with sibling pairs
@@ -407,32 +498,42 @@ class TreeEnsemble(Op):
                     order.append(int(t.right[i]))
             for i in order:
                 if t.left[i] < 0:
-                    recs.append(("0", -1, len(leafvals), 0))
-                    bits.append(0)
-                    leafvals.append(self.leaf_rows(t, i))
+                    recs.append((-1, len(leafvals), 0))
+                    thr.append(0.0)
+                    bsi.append(0)
+                    leafvals.append(ens.leaf_rows(t, i))
                 else:
                     fl = (1 if t.nan_left[i] else 0) | (2 if t.is_cat[i] else 0)
-                    lit = "0" if t.is_cat[i] else thr[i]
-                    recs.append((lit, int(t.feature[i]), base + pos[int(t.left[i])], fl))
-                    bits.append(self._bitset_of.get((k, i), 0))
-        vals = np.concatenate([np.asarray(v, np.float64).reshape(-1) for v in leafvals])
-        return recs, roots, vals, bits
+                    recs.append((int(t.feature[i]), base + pos[int(t.left[i])], fl))
+                    thr.append(0.0 if t.is_cat[i] else tv[i])
+                    bsi.append(self._bitset_of.get((k, i), 0))
+        self.records = recs
+        self.thr = self._thr_array(thr)
+        self.roots = np.array(roots, np.int64)
+        self.bsi = np.array(bsi, np.int64)
+        self.vals = np.concatenate([np.asarray(v, np.float64).reshape(-1) for v in leafvals])
 
-    # -- branchfree ------------------------------------------------------------
-    def padded(self, float_t: str):
-        """Complete trees of depth D in heap order (children of i: 2i+1, 2i+2).
 
-        Returns (slots, threshold literals, nan_right flags, leaf values) for
-        all trees concatenated; a leaf above depth D is padded with dummy
-        tests (slot 0) whose leaves all repeat its value."""
+class TreeBranchFree(TreeStrategy):
+    """Complete trees of depth ``depth`` in heap order (children of i: 2i+1,
+    2i+2), all trees concatenated: ``slots``, ``thr``, ``nan_right`` (per
+    internal position), ``vals`` (``width`` numbers per leaf position).  A
+    leaf above depth D is padded with dummy tests (slot 0, threshold 0)
+    whose leaves all repeat its value."""
+
+    codegen = "branchfree"
+    template = "ops/tree_branchfree.c.j2"
+
+    def __init__(self, ens: TreeEnsemble):
+        super().__init__(ens)
         D = self.depth
         ni, nl = 2 ** D - 1, 2 ** D
         slots, thrs, nright, vals = [], [], [], []
         w = self.width
-        for k, t in enumerate(self.trees):
-            tl = self.thr_strings(t.threshold, float_t)
+        for t in ens.trees:
+            tv = ens.cmp_values(t)
             s = np.zeros(ni, np.int64)
-            th = ["0.0f" if self.float_cmp(float_t) else "0.0"] * ni
+            th = np.zeros(ni, np.float64)
             nr = np.zeros(ni, np.int64)
             lv = np.zeros((nl, w))
             stack = [(0, 0, 0)]  # (node, heap position, depth)
@@ -444,155 +545,133 @@ class TreeEnsemble(Op):
                     for _ in range(D - d):
                         first = 2 * first + 1
                     first -= ni
-                    lv[first:first + 2 ** (D - d)] = self.leaf_rows(t, i)
+                    lv[first:first + 2 ** (D - d)] = ens.leaf_rows(t, i)
                     continue
                 s[h] = t.feature[i]
-                th[h] = tl[i]
+                th[h] = tv[i]
                 nr[h] = 0 if t.nan_left[i] else 1
                 stack += [(int(t.left[i]), 2 * h + 1, d + 1), (int(t.right[i]), 2 * h + 2, d + 1)]
             slots.append(s)
-            thrs += th
+            thrs.append(th)
             nright.append(nr)
             vals.append(lv.reshape(-1))
-        return np.concatenate(slots), thrs, np.concatenate(nright), np.concatenate(vals)
+        self.slots = np.concatenate(slots)
+        self.thr = self._thr_array(np.concatenate(thrs))
+        self.nan_right = np.concatenate(nright)
+        self.vals = np.concatenate(vals)
 
-    # -- bitvector -------------------------------------------------------------
-    def bitvector(self, float_t: str):
-        cache = self.__dict__.setdefault("_bitvector", {})
-        if float_t not in cache:
-            cache[float_t] = self._bitvector_tables(float_t)
-        return cache[float_t]
 
-    def _bitvector_layout(self):
-        """Nodes per checkpoint block ``B`` and, per numeric input slot,
-        ``(number of nodes testing it, number of checkpoints)`` (see
-        :meth:`_bitvector_tables`).
+class TreeBitvector(TreeStrategy):
+    """Tables of the bitvector strategy.
 
-        Every row tests ``B`` nodes per input slot, and ANDs one checkpoint
-        row of ``n_trees`` masks: ``B`` grows with that row (one node per
-        ``BITVECTOR_ROW_BYTES_PER_NODE`` bytes; measured best for 100 to
-        1000 trees) and so that all checkpoint rows together stay within
-        ``BITVECTOR_CHECKPOINT_BYTES`` (cache and C source size).  A slot
-        gets checkpoints only where they save work over testing all its
-        nodes."""
-        row = len(self.trees) * self._mask_bits() // 8
-        counts: dict[int, int] = {}
-        for t in self.trees:
-            for f in t.feature[(t.left >= 0) & ~t.is_cat]:
-                counts[int(f)] = counts.get(int(f), 0) + 1
-        n_num = sum(counts.values())
-        B = int(max(BITVECTOR_MIN_BLOCK, -(-row // BITVECTOR_ROW_BYTES_PER_NODE),
-                    -(-n_num * row // BITVECTOR_CHECKPOINT_BYTES)))
-        return B, {f: (n, (n - 1) // B if n > B + row // BITVECTOR_ROW_BYTES_PER_NODE else 0)
-                   for f, n in sorted(counts.items())}
+    Leaves are numbered left to right; a node's mask clears the bits of
+    the leaves of its left subtree; ``bits`` is the mask width (8, 16, 32
+    or 64: the smallest holding the largest tree), ``full`` the all-ones
+    mask, ``L`` the leaf rows per tree in ``vals``.
 
-    def _mask_bits(self) -> int:
-        return next(b for b in (8, 16, 32, 64) if self.max_leaves <= b)
+    ``feats``: one dict per numeric input slot with nodes: ``slot``;
+    ``off``, ``n``: its nodes are records ``off .. off + n - 1`` of
+    ``thr``/``tree``/``mask`` sorted by threshold (ties by tree, node).
+    The nodes a row fails (``x > t``) are a prefix of that list.
+    Checkpoints (``nb`` of them, maybe none): after record ``j B - 1``
+    (``j = 1 .. nb``) ``cp`` row ``cp_off + j`` holds the AND of the
+    masks of records ``0 .. j B - 1`` for every tree, ``bth[bth_off + j
+    - 1]`` that record's threshold.  A row counts the checkpoints it
+    passes (``q``), ANDs row ``cp_off + q`` (row 0 is all ones), then
+    tests the ``scan`` records from ``q B`` one by one without branches
+    (``B`` records, the last block padded with +inf thresholds; all
+    ``n`` when there are no checkpoints).  NaN: ``nan_n`` of the slot's
+    nodes send NaN right, listed in ``nanidx[nan_off .. nan_off + nan_n -
+    1]``: none (``x > t`` is false for NaN), all (``!(x <= t)`` is true),
+    or some (a branch applies the listed records).
+    Categorical nodes in tree order: ``cat_slot`` (xc slot),
+    ``cat_bitset``, ``cat_tree``, ``cat_mask``, ``cat_nan_left``."""
 
-    def _bitvector_tables(self, float_t: str) -> dict:
-        """Tables of the bitvector strategy.
+    codegen = "bitvector"
+    template = "ops/tree_bitvector.c.j2"
+    #: the passes over the masks are vectorised: one clone per ISA level
+    hot = True
 
-        Leaves are numbered left to right; a node's mask clears the bits of
-        the leaves of its left subtree; ``bits`` is the mask width (8, 16, 32
-        or 64: the smallest holding the largest tree), ``L`` the leaf rows
-        per tree in ``vals``.
-
-        ``feats``: one dict per numeric input slot with nodes: ``slot``;
-        ``off``, ``n``: its nodes are records ``off .. off + n - 1`` of
-        ``thr``/``tree``/``mask`` sorted by threshold (ties by tree, node).
-        The nodes a row fails (``x > t``) are a prefix of that list.
-        Checkpoints (``nb`` of them, maybe none): after record ``j B - 1``
-        (``j = 1 .. nb``) ``cp`` row ``cp_off + j`` holds the AND of the
-        masks of records ``0 .. j B - 1`` for every tree, ``bth[bth_off + j
-        - 1]`` that record's threshold.  A row counts the checkpoints it
-        passes (``q``), ANDs row ``cp_off + q`` (row 0 is all ones), then
-        tests the ``scan`` records from ``q B`` one by one without branches
-        (``B`` records, the last block padded with +inf thresholds; all
-        ``n`` when there are no checkpoints).  ``nan``: what a NaN input
-        does: ``"none"`` (every node sends NaN left: ``x > t`` is false),
-        ``"all"`` (every node sends it right: ``!(x <= t)`` is true),
-        ``"some"`` (a branch applies the records listed in
-        ``nanidx[nan_off .. nan_off + nan_n - 1]``).
-        ``cats``: categorical nodes ``(xc slot, bitset index, tree, mask
-        literal, nan_left)`` in tree order."""
-        bits = self._mask_bits()
+    def __init__(self, ens: TreeEnsemble):
+        super().__init__(ens)
+        bits = ens.mask_bits()
         full = (1 << bits) - 1
-        suffix = "ull" if bits == 64 else "u"
-        B, layout = self._bitvector_layout()
-
-        def lit(m):
-            return f"0x{m:0{bits // 4}x}{suffix}"
-
-        fcmp = self.float_cmp(float_t)
+        B, layout = ens.bitvector_layout()
         L = self.max_leaves
         W = self.width
-        NT = len(self.trees)
+        NT = self.n_trees
         per_feat: dict[int, list] = {}
         cats = []
         vals = np.zeros((NT, L, W))
-        for k, t in enumerate(self.trees):
+        for k, t in enumerate(ens.trees):
             first, n_left = t.leaf_order()
-            lits = self.thr_strings(t.threshold, float_t)
-            keyv = float32_floor(t.threshold).astype(np.float64) if fcmp else t.threshold
+            tv = ens.cmp_values(t)
             for i in range(t.n_nodes):
                 if t.left[i] < 0:
-                    vals[k, first[i]] = self.leaf_rows(t, i)
+                    vals[k, first[i]] = ens.leaf_rows(t, i)
                     continue
                 m = full & ~(((1 << int(n_left[i])) - 1) << int(first[i]))
                 if t.is_cat[i]:
-                    cats.append((int(t.feature[i]), self._bitset_of[(k, i)], k, lit(m), bool(t.nan_left[i])))
+                    cats.append((int(t.feature[i]), self._bitset_of[(k, i)], k, m, bool(t.nan_left[i])))
                 else:
                     per_feat.setdefault(int(t.feature[i]), []).append(
-                        (float(keyv[i]), k, i, lits[i], m, bool(t.nan_left[i])))
-        thr, tree, mask, nanidx, feats, bth = [], [], [], [], [], []
+                        (float(tv[i]), k, i, m, bool(t.nan_left[i])))
+        thr: list[float] = []
+        tree: list[int] = []
+        mask: list[int] = []
+        nanidx: list[int] = []
+        feats: list[dict[str, int]] = []
+        bth: list[float] = []
         cp = [np.full(NT, full, dtype=np.uint64)]  # row 0: no block applied
         for f in sorted(per_feat):
             nodes = sorted(per_feat[f], key=lambda r: (r[0], r[1], r[2]))
             n, nb = layout[f]
             assert n == len(nodes)
             off = len(thr)
-            right = [j for j, r in enumerate(nodes) if not r[5]]
+            right = [j for j, r in enumerate(nodes) if not r[4]]
             fe = dict(slot=f, off=off, n=n, nb=nb, scan=B if nb else n, bth_off=len(bth), cp_off=len(cp) - 1,
-                      nan="none" if not right else "all" if len(right) == n else "some")
+                      nan_off=len(nanidx), nan_n=len(right))
             cur = np.full(NT, full, dtype=np.uint64)
-            for j, (_, k, _, tl, m, _) in enumerate(nodes):
-                thr.append(tl)
+            for j, (tval, k, _, m, _) in enumerate(nodes):
+                thr.append(tval)
                 tree.append(k)
-                mask.append(lit(m))
+                mask.append(m)
                 cur[k] &= np.uint64(m)
                 if (j + 1) % B == 0 and (j + 1) // B <= nb:
                     cp.append(cur.copy())
-                    bth.append(tl)
+                    bth.append(tval)
             # padding up to a whole last block (+inf: never applied, harmless if it were)
             for _ in range((nb + 1) * B - n if nb else 0):
-                thr.append("INFINITY")
+                thr.append(np.inf)
                 tree.append(0)
-                mask.append(lit(full))
-            if fe["nan"] == "some":
-                fe["nan_off"], fe["nan_n"] = len(nanidx), len(right)
+                mask.append(full)
+            if 0 < len(right) < n:
                 nanidx += [off + j for j in right]
             feats.append(fe)
-        # (decimal: the checkpoint rows can be large, keep the C short)
-        cp_lits = [str(int(v)) + ("u" if bits == 64 else "") for row in cp for v in row]
-        return dict(bits=bits, mtype={8: "unsigned char", 16: "unsigned short", 32: "unsigned int",
-                                      64: "unsigned long long"}[bits],
-                    L=L, B=B, feats=feats, thr=thr, tree=tree, mask=mask, nanidx=nanidx, cats=cats,
-                    bth=bth, cp=cp_lits, vals=vals.reshape(-1), all_ones=lit(full))
+        self.bits, self.full, self.L, self.B = bits, full, L, B
+        self.feats = feats
+        self.thr = self._thr_array(thr)
+        self.tree = np.array(tree, np.int64)
+        self.mask = np.array(mask, np.uint64)
+        self.nanidx = np.array(nanidx, np.int64)
+        self.bth = self._thr_array(bth)
+        self.cp = np.concatenate(cp)
+        self.cat_slot = np.array([r[0] for r in cats], np.int64)
+        self.cat_bitset = np.array([r[1] for r in cats], np.int64)
+        self.cat_tree = np.array([r[2] for r in cats], np.int64)
+        self.cat_mask = np.array([r[3] for r in cats], np.uint64)
+        self.cat_nan_left = np.array([r[4] for r in cats], bool)
+        self.vals = vals.reshape(-1)
 
-    def period(self):
-        """K when tree t adds one number at offset t % K (boosting: trees
-        m-major, class-minor): the template then keeps K register
-        accumulators.  None otherwise."""
-        K = self.n_out
-        n = len(self.trees)
-        if self.leaf_ids or self.width != 1 or K > 16 or n % K:
-            return None
-        if not np.array_equal(self.offsets, np.arange(n) % K):
-            return None
-        return K
 
-    def offsets_all(self) -> list[int]:
-        return [self.tree_offset(k) for k in range(len(self.trees))]
+#: strategy op of each codegen name
+STRATEGIES = {cls.codegen: cls for cls in (TreeIfElse, TreeTable, TreeBranchFree, TreeBitvector)}
+
+
+def lower(ens: TreeEnsemble) -> TreeStrategy:
+    """The strategy op evaluating ``ens`` (see :meth:`TreeEnsemble.choose`);
+    the caller wires it in place of ``ens``."""
+    return STRATEGIES[ens.choose()](ens)
 
 
 class ArgMax(Op):
