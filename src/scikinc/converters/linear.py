@@ -11,9 +11,9 @@ from sklearn.svm import LinearSVC, LinearSVR
 
 from ..errors import ConversionError
 from ..ir import Activation, Affine, Clip, Dense
-from ..ir.trees import ArgMax, Normalize
+from ..ir.heads import ArgMax, Normalize
 from ..registry import register_converter
-from .trees import binary_full, classifier_head
+from .heads import binary_full, classifier_head
 
 
 def _dense(obj, g, x):

@@ -6,9 +6,9 @@ from sklearn.neural_network import MLPClassifier, MLPRegressor
 
 from ..errors import ConversionError
 from ..ir import Activation, Dense, Softmax
-from ..ir.trees import ArgMax
+from ..ir.heads import ArgMax
 from ..registry import register_converter
-from .trees import binary_full
+from .heads import binary_full
 
 _ACT = {"identity": "linear", "relu": "relu", "tanh": "tanh", "logistic": "sigmoid"}
 

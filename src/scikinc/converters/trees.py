@@ -38,55 +38,15 @@ from sklearn.ensemble import (
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor, ExtraTreeClassifier, ExtraTreeRegressor
 
 from ..errors import ConversionError
-from ..ir import Activation, Affine, Concat, Gather, Softmax
-from ..ir.trees import ArgMax, Normalize, Tree, TreeEnsemble
+from ..ir import Activation, Concat
+from ..ir.trees import Tree, TreeEnsemble
 from ..registry import register_converter
 
-# ---------------------------------------------------------------------------
-# shared helpers (also used by the linear and MLP converters)
-# ---------------------------------------------------------------------------
-
-
-def output_option(ctx, obj, allowed, default):
-    out = ctx.option("output", default)
-    if out not in allowed:
-        raise ConversionError(
-            f"{type(obj).__name__}: output={out!r} is not available for this model; "
-            f"choose one of {', '.join(repr(a) for a in allowed)}")
-    return out
+from .heads import binary_full, classifier_head, output_option  # noqa: F401  (re-exported)
 
 
 def codegen_option(ctx):
     return ctx.option("tree_codegen", "auto")
-
-
-def binary_full(g, p):
-    """[1 - p, p] from a 1-wide probability (sklearn: ``proba[:, 0] = 1 - p``)."""
-    two = g.add(Gather([0, 0]), p)
-    return g.add(Affine(2, mul=[-1.0, 1.0], add=[1.0, 0.0]), two)
-
-
-def classifier_head(g, raw, link: str, out: str, *, class_threshold_inclusive=False):
-    """Turn raw scores into the requested classifier output.
-
-    ``link``: ``"logit"`` (binary, sigmoid), ``"logit2"`` (binary,
-    sigmoid(2 raw): exponential loss), ``"softmax"``, ``"ovr"`` (sigmoid per
-    class then normalised).
-    """
-    if out == "decision_function":
-        return raw
-    if out == "class":
-        return g.add(ArgMax(0.0, inclusive=class_threshold_inclusive), raw)
-    if link in ("logit", "logit2"):
-        if link == "logit2":
-            raw = g.add(Affine(1, mul=[2.0]), raw)
-        p = g.add(Activation("sigmoid"), raw)
-        return binary_full(g, p) if out == "proba_full" else p
-    if link == "softmax":
-        return g.add(Softmax(), raw)
-    if link == "ovr":
-        return g.add(Normalize(), g.add(Activation("sigmoid"), raw))
-    raise ConversionError(f"unknown link {link!r}")  # pragma: no cover
 
 
 def _sk_tree(tree_, value, nan_policy="model") -> Tree:

@@ -35,6 +35,7 @@ from . import core
 from . import keras as _keras
 from . import preprocessing as _pre
 from . import trees as _trees
+from . import heads as _heads
 from .core import Graph, Op
 
 __all__ = ["evaluate", "evaluator", "EVALUATORS", "EvalContext"]
@@ -848,7 +849,7 @@ def _tree_ensemble_op(op, xs, ctx):
     return _tree_ensemble(op, xs, ctx)
 
 
-@evaluator(_trees.ArgMax)
+@evaluator(_heads.ArgMax)
 def _argmax(op, xs, ctx):
     x = xs[0]
     if x.shape[1] == 1:
@@ -862,7 +863,7 @@ def _argmax(op, xs, ctx):
     return best.astype(ctx.T)[:, None]
 
 
-@evaluator(_trees.Normalize)
+@evaluator(_heads.Normalize)
 def _tree_normalize(op, xs, ctx):
     x, T = xs[0], ctx.T
     n = x.shape[1]

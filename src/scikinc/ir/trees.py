@@ -672,27 +672,3 @@ def lower(ens: TreeEnsemble) -> TreeStrategy:
     """The strategy op evaluating ``ens`` (see :meth:`TreeEnsemble.choose`);
     the caller wires it in place of ``ens``."""
     return STRATEGIES[ens.choose()](ens)
-
-
-class ArgMax(Op):
-    """Index of the first maximum as a float; for a single input the class
-    index ``x > threshold`` (``x >= threshold`` when ``inclusive``)."""
-
-    template = "ops/tree_argmax.c.j2"
-
-    def __init__(self, threshold: float = 0.0, inclusive: bool = False):
-        self.threshold = float(threshold)
-        self.inclusive = bool(inclusive)
-
-    def out_width(self, w):
-        return 1
-
-
-class Normalize(Op):
-    """``y = x / sum(x)``; a zero sum gives the uniform vector (sklearn's
-    one-vs-rest probability normalisation)."""
-
-    template = "ops/tree_normalize.c.j2"
-
-    def out_width(self, w):
-        return w[0]
