@@ -83,6 +83,20 @@ def test_two_models_scoped_output(tmp_path, data, gb):
     assert src != scikinc.convert(models)
 
 
+def test_unscoped_output_class_on_a_classifier_and_a_regressor(tmp_path, data, gb):
+    """The issue's failing call: options={"output": "class"} unscoped; the
+    regressor, which has no class output, keeps predict instead of failing."""
+    X, y3, yr = data
+    gbc, gbr = gb
+    fns = build({"a": gbc, "b": gbr}, tmp_path, options={"output": "class"})
+    Rt = as_type(rows(X, 2000), "float")
+    assert np.array_equal(fns["a"](Rt)[:, 0], _classes(gbc, Rt))
+    np.testing.assert_allclose(fns["b"](Rt)[:, 0], gbr.predict(Rt), rtol=1e-5, atol=1e-5)
+    with pytest.raises(OptionError, match=r"GradientBoostingRegressor: output='class' is not available for this "
+                                          r"model; choose one of 'predict', 'decision_function', 'leaves' \(at b\)"):
+        scikinc.convert({"b": gbr}, options={"output": "class"})  # nobody can use it: an error
+
+
 def test_unscoped_option_reaches_only_models_that_accept_it(tmp_path, data):
     """output=class unscoped: classifiers give class indices, the regressors
     (which have no such output) keep predict."""
