@@ -1,4 +1,4 @@
-"""IR ops of the tree-ensemble and classic-model converters.
+"""IR ops of the tree-ensemble converters (the classifier heads are in ir/heads.py).
 
 Tree ensembles are built in two steps:
 
