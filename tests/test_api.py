@@ -1,11 +1,14 @@
 """Python API: convert() input forms, load() checks, and a C host program
 that dlopens the library (compiled with -Werror as C and as C++)."""
+import copy
 import pickle
 import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import MinMaxScaler, StandardScaler
 
 import scikinc
@@ -102,3 +105,61 @@ def test_c_host_program(fitted, tmp_path, compiler):
                                    atol=1e-5)
     r = subprocess.run([host, so, "missing", "1"], capture_output=True, text=True)
     assert r.returncode == 1 and "symbol missing not found" in r.stderr
+
+
+def test_every_bad_call_is_a_scikinc_error(fitted, tmp_path):
+    """Wrong arguments, corrupt models and bad rows raise ScikincError
+    subclasses (with the matching built-in base) and one-line messages."""
+    X, ss, mm = fitted
+    bad = [
+        (lambda: scikinc.convert([]), scikinc.ConversionError, "nothing to convert"),
+        (lambda: scikinc.convert(ss, float_T="double"), scikinc.ConversionError,
+         r"unexpected keyword argument\(s\) 'float_T'"),
+        (lambda: scikinc.convert(ss, copyright=3), scikinc.ConversionError, "copyright must be a string"),
+        (lambda: scikinc.convert(ss, float_t=["float"]), scikinc.ConversionError, "float_t must be one of"),
+        (lambda: scikinc.header(ss, guard="a-b"), scikinc.ConversionError, "header guard must be a C identifier"),
+        (lambda: scikinc.convert({"a": ss, "b": mm}, options="output=class"), scikinc.OptionError,
+         "options must be a dict"),
+        (lambda: scikinc.compile("int x;\nint y;\n", tmp_path / "r.so", float_t="double"), scikinc.ConversionError,
+         r"conversion arguments \['float_t'\] given with ready C source"),
+        (lambda: scikinc.compile(ss, tmp_path / "m.c"), scikinc.OutputError, "name the shared object"),
+        (lambda: scikinc.compile(ss, tmp_path / "m.so", flags="-O2 '-g"), scikinc.CompileError,
+         "No closing quotation"),
+        (lambda: scikinc.compile(ss, tmp_path / "m.so", cc=""), scikinc.CompileError, "cc is empty"),
+        (lambda: scikinc.load(tmp_path / "m.so", "not a name"), scikinc.LoadError, "is not a C identifier"),
+    ]
+    (tmp_path / "file").write_text("x")
+    bad.append((lambda: scikinc.compile(ss, tmp_path / "file" / "m.so"), scikinc.OutputError, "cannot write"))
+    # corrupt fitted attributes: the converter's (or the IR's) check, naming the class
+    broken = copy.deepcopy(ss)
+    broken.scale_ = broken.scale_[:2]
+    bad.append((lambda: scikinc.convert(broken), scikinc.ConversionError,
+                "StandardScaler: div: expected 3 values, got 2"))
+    gone = copy.deepcopy(ss)
+    del gone.mean_
+    bad.append((lambda: scikinc.convert(gone), scikinc.ConversionError,
+                r"StandardScaler: cannot convert \(AttributeError: 'StandardScaler' object has no attribute 'mean_'\)"))
+    lr = LogisticRegression().fit(X, X[:, 0] > 0)
+    lr.coef_ = lr.coef_[:, :2]
+    bad.append((lambda: scikinc.convert(lr), scikinc.ConversionError,
+                r"LogisticRegression: Dense: built for input widths \[2\], got \[3\]"))
+    bad.append((lambda: scikinc.convert(Pipeline([("scale", StandardScaler().fit(X)), ("lr", lr)])),
+                scikinc.ConversionError, r"Pipeline step 'lr': LogisticRegression: Dense"))
+    for call, cls, msg in bad:
+        with pytest.raises(cls, match=msg) as e:
+            call()
+        assert "\n" not in str(e.value), str(e.value)
+    with pytest.raises(scikinc.UnsupportedModelError) as e:
+        scikinc.convert(object())
+    assert "\n" not in str(e.value) and "Supported classes: " in str(e.value)
+    # rows passed to a compiled model
+    so = scikinc.compile({"ss": ss}, tmp_path / "ok.so", flags="-O2 -g")  # flags as one string
+    f = scikinc.load(so, "ss")
+    np.testing.assert_allclose(f(X), ss.transform(X), rtol=1e-5, atol=1e-5)
+    for rows_, msg in ((np.array([["a", "b", "c"]]), "must hold real numbers"), ([[1, 2, 3], [1, 2]], "not an array"),
+                       (np.ones((2, 3)) + 1j, "must hold real numbers"), (np.ones((2, 4)), "must have shape")):
+        with pytest.raises(scikinc.InputError, match=msg):
+            f(rows_)
+    with pytest.raises(scikinc.InputError, match="out must be a C-contiguous"):
+        f(X, out=[0.0] * 3)
+    assert issubclass(scikinc.InputError, ValueError) and issubclass(scikinc.OutputError, OSError)

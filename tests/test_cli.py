@@ -39,6 +39,13 @@ def files(tmp_path_factory):
     import skops.io as sio
 
     sio.dump(ss, d / "ss.skops")
+    bad = StandardScaler().fit(X)
+    bad.scale_ = bad.scale_[:2]  # a corrupt model: 2 scales for 4 inputs
+    with open(d / "badattr.pkl", "wb") as f:
+        pickle.dump(bad, f)
+    np.save(d / "X.npy", X)
+    np.save(d / "strings.npy", np.array([["a", "b", "c", "d"]]))
+    (d / "empty.csv").write_text("")
     return d, X, ss, mm
 
 
@@ -104,6 +111,19 @@ def test_compile_subcommand(files, tmp_path):
     (["x=mm.joblib", "x=my-scaler.pkl"], "duplicate symbol 'x'"),
     (["x_inverse=mm.joblib", "x=my-scaler.pkl"], "duplicate symbol 'x_inverse'"),
     (["--option", "novalue", "mm.joblib"], "--option needs KEY=VALUE"),
+    (["--option", "=x", "mm.joblib"], "the key before '=' is empty"),
+    (["--option", "outptu=1", "mm.joblib"], "option 'outptu' is not read by any converter (misspelt?)"),
+    (["badattr.pkl"], "StandardScaler: div: expected 4 values, got 2"),
+    (["-o", "my-scaler.pkl/x.c", "mm.joblib"], "my-scaler.pkl/x.c: cannot write (Not a directory)"),
+    (["--header", "my-scaler.pkl/x.h", "mm.joblib"], "my-scaler.pkl/x.h: cannot write (Not a directory)"),
+    (["compile", "mm.joblib", "-o", "my-scaler.pkl/x.so"], "cannot write"),
+    (["compile", "mm.joblib", "-o", "m.c"], "m.c: name the shared object"),
+    (["compile", "mm.joblib", "--flags", "'-O2"], "No closing quotation"),
+    (["compile", "mm.joblib", "--cc", "no-such-cc"], "compiler not found: 'no-such-cc'"),
+    (["validate", "mm.joblib", "--data", "strings.npy"], "strings.npy: cannot read data"),
+    (["validate", "mm.joblib", "--data", "empty.csv"], "empty.csv: expected a non-empty table of rows"),
+    (["validate", "mm.joblib", "--data", "X.npy", "--plot", "my-scaler.pkl/p.png"], "cannot write the plot"),
+    (["validate", "mm.joblib", "--data", "X.npy", "--so", "my-scaler.pkl"], "cannot load shared object"),
 ])
 def test_errors(files, args, message):
     d, *_ = files
@@ -112,7 +132,17 @@ def test_errors(files, args, message):
     assert r.returncode != 0
     assert message in r.stderr, r.stderr
     assert r.stderr.startswith("scikinC: error:") and "Traceback" not in r.stderr
+    assert len(r.stderr.splitlines()) == 1, r.stderr  # one line (compiler diagnostics aside)
     assert r.stdout == ""
+
+
+def test_traceback_on_request(files):
+    """SCIKINC_TRACEBACK=1 shows where an error comes from (for bug reports)."""
+    d, *_ = files
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"), SCIKINC_TRACEBACK="1")
+    r = subprocess.run([sys.executable, "-m", "scikinc", "badattr.pkl"], capture_output=True, text=True, cwd=d,
+                       env=env)
+    assert r.returncode != 0 and "Traceback" in r.stderr and "ConversionError" in r.stderr
 
 
 def test_unsupported_message_names_class(files):

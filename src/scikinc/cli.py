@@ -75,7 +75,7 @@ def _parse_options(items) -> dict:
         k = k.strip()
         if not k:
             raise OptionError(f"--option {it!r}: the key before '=' is empty")
-        v = _parse_value(v)
+        v = _parse_value(v.strip())
         if k in out and out[k] != v:
             raise OptionError(f"--option {k} is given twice, as {out[k]!r} and {v!r}")
         out[k] = v

@@ -34,6 +34,18 @@ def _leak(e: Exception, what: str) -> ConversionError:
     return ConversionError(f"{what}: cannot convert ({type(e).__name__}: {one_line(e)})")
 
 
+def _located(e: ConversionError, kind: str) -> ConversionError:
+    """``e`` when its message names ``kind`` already, else the same error with
+    ``kind: `` in front (an IR op says "Dense: built for input widths [2]",
+    not which model built that Dense)."""
+    if kind in str(e):
+        return e
+    try:
+        return type(e)(f"{kind}: {e}")
+    except TypeError:  # pragma: no cover - an error class with another constructor
+        return e
+
+
 @dataclass
 class Context:
     """Handed to every converter: recursion into sub-models and options.
@@ -101,14 +113,20 @@ class Context:
                 return
 
     def _run(self, obj, fn, *args):
-        self.tracker.visit(self.path, type(obj).__name__)
-        self._kinds.append(type(obj).__name__)
+        kind = type(obj).__name__
+        self.tracker.visit(self.path, kind)
+        self._kinds.append(kind)
         try:
             return fn(*args)
+        except ConversionError as e:
+            located = _located(e, kind)
+            if located is e:
+                raise
+            raise located from e
         except ScikincError:
             raise
         except _LEAKS as e:
-            raise _leak(e, type(obj).__name__) from e
+            raise _leak(e, kind) from e
         finally:
             self._kinds.pop()
 

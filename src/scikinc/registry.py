@@ -130,8 +130,8 @@ def lookup(obj) -> Converter:
     if e is not None:
         return e
     raise UnsupportedModelError(
-        f"cannot convert an object of class {qualname(type(obj))}: no converter is registered for it.\n"
-        f"Supported classes: {', '.join(supported_names())}.\n"
+        f"cannot convert an object of class {qualname(type(obj))}: no converter is registered for it. "
+        f"Supported classes: {', '.join(supported_names())}. "
         "Custom classes can be added with @scikinc.register_converter(YourClass) "
         f"or a '{ENTRY_POINT_GROUP}' entry point (see the README)."
     )
