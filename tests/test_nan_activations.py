@@ -18,12 +18,12 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+from util import check_contract, compile_strict, rows  # noqa: E402
+
 import scikinc  # noqa: E402
 from scikinc.core import finish  # noqa: E402
 from scikinc.ir import Activation, Binary, Gather, Graph  # noqa: E402
 from scikinc.render import Entry, render_file  # noqa: E402
-
-from util import check_contract, compile_strict, rows  # noqa: E402
 
 try:
     import keras
@@ -528,7 +528,7 @@ def _mlp_scale(m, X):
     """Magnitude of the terms summed into each output: |x| through |W|, |b|
     (float rounding error is bounded relative to it)."""
     a = np.abs(np.nan_to_num(X.astype(np.float64), nan=0.0, posinf=0.0, neginf=0.0))
-    for W, b in zip(m.coefs_, m.intercepts_):
+    for W, b in zip(m.coefs_, m.intercepts_, strict=True):
         a = a @ np.abs(W) + np.abs(b)
     return a
 
