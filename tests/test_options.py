@@ -289,3 +289,22 @@ def test_cli_invariant_error_is_clean_under_python_O(files, data, tmp_path):
         assert r.returncode == 1 and r.stdout == ""
         assert r.stderr.startswith("scikinC: error:") and "Traceback" not in r.stderr, r.stderr
         assert "Dense" in r.stderr and "[4]" in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
+def test_fuse_option_scoped_per_symbol(tmp_path, data):
+    """fuse (read once per symbol) scoped to one symbol: its dense layers are
+    not fused, the other symbol's are; both still match sklearn."""
+    X, y3, yr = data
+    m = MLPRegressor(hidden_layer_sizes=(8, 8), max_iter=300, random_state=0).fit(X, yr)
+    models = {"fused": m, "plain": m}
+    src = scikinc.convert(models, float_t="double", options={"plain.fuse": False})
+    assert src != scikinc.convert(models, float_t="double")  # the option changed the C...
+    assert src == scikinc.convert(models, float_t="double", options={"plain.fuse": False, "fused.fuse": True})
+    assert src == scikinc.convert(models, float_t="double", options={"fuse": False, "fused": {"fuse": True}})
+    fns = build(models, tmp_path, float_t="double", options={"plain": {"fuse": False}})
+    R = rows(X, 1500)
+    for k in models:
+        np.testing.assert_allclose(fns[k](R)[:, 0], m.predict(R), rtol=1e-12, atol=1e-9, err_msg=k)
+    with pytest.raises(OptionError, match=r"plain.fuse='maybe' is not available; choose one of True, False "
+                                          r"\(at plain\)"):
+        scikinc.convert(models, options={"plain.fuse": "maybe"})

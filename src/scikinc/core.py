@@ -77,7 +77,7 @@ class Context:
         ``output=class`` leaves regressors alone.  A value no converter in its
         scope accepts is an :class:`OptionError` after the conversion.
         """
-        kind = self._kinds[-1] if self._kinds else "converter"
+        kind = self._kinds[-1] if self._kinds else None
         return self.tracker.get(self.path, key, default, None if choices is None else tuple(choices), kind)
 
     @contextmanager
@@ -269,7 +269,7 @@ def _symbol_entries(ctx: Context, sym: str, obj, optimize: bool) -> list[Entry]:
 def _fuse(ctx: Context) -> bool:
     """Option ``fuse`` (default True; ``keras_fuse`` is its old name): fuse
     activations and residual adds into the dense layers' epilogue."""
-    return bool(ctx.option("fuse", ctx.option("keras_fuse", True)))
+    return bool(ctx.option("fuse", ctx.option("keras_fuse", True, choices=(True, False)), choices=(True, False)))
 
 
 def finish(g: Graph, optimize: bool = True, *, fuse: bool = True) -> Graph:

@@ -132,7 +132,7 @@ class OptionTracker:
     def visit(self, path: Scope, kind: str) -> None:
         self.kinds.setdefault(path, kind)
 
-    def get(self, path: Scope, key: str, default, choices, kind: str):
+    def get(self, path: Scope, key: str, default, choices, kind: str | None):
         """The innermost value of ``key`` seen from ``path`` that ``choices``
         accepts, else ``default``; every value on the way is marked accepted
         (even when a more specific one overrides it) or refused."""
@@ -150,9 +150,10 @@ class OptionTracker:
                     found, result = True, v
             else:
                 at = f" (at {dotted(path)})" if path else ""
+                who = f"{kind}: " if kind else ""
                 self.refused.setdefault((scope, key), (
-                    f"{kind}: {dotted(scope, key)}={v!r} is not available for this model; choose one of "
-                    f"{', '.join(repr(c) for c in choices)}{at}"))
+                    f"{who}{dotted(scope, key)}={v!r} is not available{' for this model' if kind else ''}; "
+                    f"choose one of {', '.join(repr(c) for c in choices)}{at}"))
         return result
 
     # -- checks -------------------------------------------------------------
