@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from sklearn.compose import ColumnTransformer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import MinMaxScaler, StandardScaler
@@ -145,6 +146,15 @@ def test_every_bad_call_is_a_scikinc_error(fitted, tmp_path):
                 r"LogisticRegression: Dense: built for input widths \[2\], got \[3\]"))
     bad.append((lambda: scikinc.convert(Pipeline([("scale", StandardScaler().fit(X)), ("lr", lr)])),
                 scikinc.ConversionError, r"Pipeline step 'lr': LogisticRegression: Dense"))
+    # empty composites
+    bad.append((lambda: scikinc.convert(Pipeline([("skip", "passthrough")]).fit(X)), scikinc.ConversionError,
+                r"cannot tell the input width of Pipeline"))
+    bad.append((lambda: scikinc.convert(ColumnTransformer([("gone", "drop", [0, 1, 2])]).fit(X)),
+                scikinc.ConversionError, "every column is dropped"))
+    bad.append((lambda: scikinc.validate({"a": ss, "b": mm}, X), scikinc.ConversionError,
+                "validate takes one model, got 2"))
+    bad.append((lambda: scikinc.validate(ss, X[:, :2]), scikinc.InputError,
+                "the data has 2 columns but the model takes 3"))
     for call, cls, msg in bad:
         with pytest.raises(cls, match=msg) as e:
             call()
