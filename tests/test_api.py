@@ -11,9 +11,9 @@ from sklearn.compose import ColumnTransformer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import MinMaxScaler, StandardScaler
+from util import same_bits
 
 import scikinc
-from util import same_bits
 
 ROOT = Path(__file__).resolve().parent.parent
 

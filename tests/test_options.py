@@ -15,10 +15,10 @@ from sklearn.ensemble import GradientBoostingClassifier, GradientBoostingRegress
 from sklearn.neural_network import MLPRegressor
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import MinMaxScaler, QuantileTransformer, StandardScaler
+from util import as_type, build, rows
 
 import scikinc
 from scikinc import OptionError
-from util import as_type, build, rows
 
 ROOT = Path(__file__).resolve().parent.parent
 

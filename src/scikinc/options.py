@@ -39,7 +39,8 @@ with different values is an error as well.
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from .errors import OptionError
 
