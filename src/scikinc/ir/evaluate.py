@@ -14,11 +14,13 @@ rounded to float; ``SKC_WIDE_T`` parts and tree accumulators in double, as in
 the C), ``np.longdouble`` for long double.  Libm calls use numpy's functions
 of the same type, which may differ from glibc's in the last ulp.
 
-Two deliberate rules: NaN propagates through every activation (the
-relu-family selects and ``Binary`` max/min behave like ``np.maximum``/
-``np.minimum``), and the normal CDF/PPF of the quantile and expression ops are
-computed with scipy (or the standard library when scipy is missing) rather
-than with the C's own rational approximation: agreement to ~1e-15 relative.
+NaN follows the templates' selects: the relu family and clips keep NaN
+(``!(v <= 0) ? v : 0``), ``Binary`` max/min return NaN when any input is NaN
+(``np.maximum``/``np.minimum``); a ReLU with a nonzero threshold and no
+negative slope maps NaN to 0, as Keras does.  One deliberate difference: the
+normal CDF/PPF of the quantile and expression ops are computed with scipy (or
+the standard library when scipy is missing) rather than with the C's own
+rational approximation: agreement to ~1e-15 relative.
 
 Evaluators are registered per op class with :func:`evaluator`; an op class
 without one (e.g. a tree-strategy op) that carries the ensemble it lowers as
@@ -32,10 +34,10 @@ from collections.abc import Callable
 import numpy as np
 
 from . import core
+from . import heads as _heads
 from . import keras as _keras
 from . import preprocessing as _pre
 from . import trees as _trees
-from . import heads as _heads
 from .core import Graph, Op
 
 __all__ = ["evaluate", "evaluator", "EVALUATORS", "EvalContext"]
@@ -247,8 +249,19 @@ def _nan_min0(v, ctx):
     return np.where(v >= 0, ctx.T(0), v)
 
 
+def _clip(v, lo, hi):
+    """The template's clip macro: ``!(v <= lo) ? (!(v >= hi) ? v : hi) : lo`` (NaN kept)."""
+    return np.where(v <= lo, lo, np.where(v >= hi, hi, v))
+
+
 def _relu6(v, ctx):
-    return np.where(v <= 0, ctx.T(0), np.where(v >= 6, ctx.T(6), v))
+    return _clip(v, ctx.T(0), ctx.T(6))
+
+
+def _hard_sigmoid(v, ctx):
+    """clip((v + 3) / 6, 0, 1): relu6(v + 3) / 6 for every v."""
+    T = ctx.T
+    return _clip((v + T(3)) / T(6), T(0), T(1))
 
 
 def _sigmoid(v, ctx):
@@ -307,14 +320,13 @@ def _activation(kind: str, v: np.ndarray, params: dict, ctx) -> np.ndarray:
         y = np.where(np.abs(v) > T(1e4), big,
                      T(0.5) * v * (T(1) + np.tanh(L(0.7978845608028654) * (v + L(0.044715) * (v * v * v)))))
     elif kind == "hard_sigmoid":
-        y = _relu6(v + T(3), ctx) / T(6)
+        y = _hard_sigmoid(v, ctx)
     elif kind == "hard_sigmoid_k2":
-        t = L(0.2) * v + T(0.5)
-        y = np.where(t <= 0, T(0), np.where(t >= 1, T(1), t))
+        y = _clip(L(0.2) * v + T(0.5), T(0), T(1))
     elif kind == "hard_silu":
-        y = v * (_relu6(v + T(3), ctx) / T(6))
+        y = v * _hard_sigmoid(v, ctx)
     elif kind == "hard_tanh":
-        y = np.where(v <= -1, T(-1), np.where(v >= 1, T(1), v))
+        y = _clip(v, T(-1), T(1))
     elif kind == "silu":
         y = v * _sigmoid(v, ctx)
     elif kind == "softplus":
@@ -327,18 +339,16 @@ def _activation(kind: str, v: np.ndarray, params: dict, ctx) -> np.ndarray:
         y = v / (T(1) + np.abs(v))
     elif kind == "relu_full":
         t = L(p.get("threshold", 0.0))
-        a = np.where(v > t, v, T(0))
+        # a nonzero threshold sends NaN to 0 (v > t is false), like Keras' x * (x > t)
+        a = np.where(v > t, v, T(0)) if p.get("threshold", 0.0) != 0 else _nan_max0(v, ctx)
         if p.get("max_value") is not None:
-            mx = L(p["max_value"])
-            a = np.where(a > 0, np.where(a < mx, a, mx), T(0))
+            a = _clip(a, T(0), L(p["max_value"]))
         if p.get("negative_slope", 0.0) != 0:
-            n = t - v
-            a = a - L(p["negative_slope"]) * np.where(n > 0, n, T(0))
+            a = a - L(p["negative_slope"]) * _nan_max0(t - v, ctx)
         y = a
     else:
         raise NotImplementedError(f"evaluate: activation kind {kind!r} has no evaluator")
-    y = np.asarray(y, dtype=T)
-    return np.where(np.isnan(v), v, y)  # NaN in, NaN out, for every kind
+    return np.asarray(y, dtype=T)
 
 
 @evaluator(core.Activation)
