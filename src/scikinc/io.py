@@ -159,6 +159,8 @@ def load_model_file(path: str | Path, **opts) -> Any:
             from .loaders import keras  # noqa: F401
         except ImportError:
             pass
+    if suffix == ".txt":  # LightGBM text models (the loader needs no lightgbm)
+        from .loaders import lightgbm  # noqa: F401
     loader = _LOADERS.get(suffix)
     if loader is None:
         known = ", ".join(sorted(k for k in _LOADERS if k != "<dir>"))

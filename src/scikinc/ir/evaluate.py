@@ -35,6 +35,7 @@ import numpy as np
 
 from . import core
 from . import heads as _heads
+from . import boosting as _boosting
 from . import keras as _keras
 from . import preprocessing as _pre
 from . import trees as _trees
@@ -799,7 +800,7 @@ def _leaves(tree: _trees.Tree, float_cmp: bool, xf, xc):
             return node
         r, nd = rows[active], node[active]
         feat, nanl = tree.feature[nd], tree.nan_left[nd]
-        v = xf[r, feat]
+        v = xf[r, np.where(tree.is_cat[nd], 0, feat)]  # a categorical node's feature is its xc slot
         t = thr[nd]
         go_left = np.where(nanl, ~(v > t), v <= t)
         cat = tree.is_cat[nd]
@@ -857,6 +858,27 @@ def _tree_ensemble(ens, xs, ctx):
 @evaluator(_trees.TreeEnsemble)
 def _tree_ensemble_op(op, xs, ctx):
     return _tree_ensemble(op, xs, ctx)
+
+
+@evaluator(_boosting.LightGBMInput)
+def _lightgbm_input(op, xs, ctx):
+    v = xs[0][:, op.src].astype(np.float64)
+    kz = op.zero_threshold
+    zero = (v >= -kz) & (v <= kz)
+    nan = np.isnan(v)
+    out = v.copy()
+    for mode, (a, b) in op.ranges.items():
+        s = slice(a, b)
+        if mode == "none":
+            out[:, s] = np.where(nan[:, s] | zero[:, s], 0.0, v[:, s])
+        elif mode == "zero":
+            out[:, s] = np.where(nan[:, s] | zero[:, s], np.nan, v[:, s])
+        elif mode == "nan":
+            out[:, s] = np.where(zero[:, s], 0.0, v[:, s])
+        else:
+            ok = (v[:, s] > -1.0) & (v[:, s] < 2147483648.0)
+            out[:, s] = np.where(ok, np.trunc(np.where(ok, v[:, s], 0.0)) + 0.0, np.nan)  # (int)v: no -0
+    return out.astype(ctx.T)
 
 
 @evaluator(_heads.ArgMax)
