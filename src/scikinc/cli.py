@@ -15,7 +15,6 @@ import os
 import sys
 from pathlib import Path
 
-from . import __version__
 from .errors import OptionError, OutputError, ScikincError, one_line
 
 SUBCOMMANDS = {}
@@ -30,6 +29,8 @@ def subcommand(name):
 
 
 def _common(p: argparse.ArgumentParser) -> None:
+    from . import __version__  # here, not at module level: scikinc imports validation, which imports cli
+
     p.add_argument("models", nargs="+", metavar="[name=]MODEL",
                    help="model file (.pkl, .pickle, .joblib, .skops, .keras, .h5, SavedModel dir); "
                         "the C symbol is the file stem unless name= is given")
@@ -155,7 +156,7 @@ def compile_main(argv) -> int:
     p.add_argument("--cc", default="gcc", help="C (or C++) compiler, default gcc")
     p.add_argument("--march-native", action="store_true", help="tune for this CPU only (not portable)")
     p.add_argument("--reproducible", action="store_true",
-                   help="-ffp-contract=off: bitwise-identical results on every CPU")
+                   help="-ffp-contract=off -fno-tree-slp-vectorize: bitwise-identical results on every CPU")
     p.add_argument("--flags", default=None, help="optimisation flags replacing the default -O3 (quoted string)")
     args = p.parse_args(argv)
     out = compile(_models(args), args.output, cc=args.cc, march_native=args.march_native,

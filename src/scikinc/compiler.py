@@ -11,8 +11,11 @@ from .errors import CompileError, ConversionError, OutputError, one_line
 
 #: default optimisation flags; -fPIC -shared -lm are always added
 DEFAULT_FLAGS = ("-O3",)
-#: no FMA contraction: bitwise-identical results on every CPU and clone
-REPRODUCIBLE_FLAGS = ("-ffp-contract=off",)
+#: no FMA contraction: bitwise-identical results on every CPU and clone.  GCC 12's
+#: SLP vectoriser still forms fused (vfmsubadd) instructions in the AVX2/AVX-512
+#: clones of small dense layers under -ffp-contract=off: it is switched off too
+#: (loops are still vectorised)
+REPRODUCIBLE_FLAGS = ("-ffp-contract=off", "-fno-tree-slp-vectorize")
 #: environment variable whose flags are appended to every compile command
 #: (e.g. ``-fsanitize=address,undefined`` for the sanitizer CI run)
 EXTRA_FLAGS_ENV = "SCIKINC_EXTRA_CFLAGS"
