@@ -13,6 +13,7 @@ from typing import Sequence
 import jinja2
 import numpy as np
 
+from .errors import ConversionError
 from .ir import Graph, Op, Value
 
 FLOAT_TYPES = {"float": "f", "double": "", "long double": "l"}
@@ -315,7 +316,7 @@ def render_entry(entry: Entry, num: Numbers) -> tuple[str, set[str]]:
 
 def render_file(entries: Sequence[Entry], *, float_t: str, copyright: str | None, version: str) -> str:
     if float_t not in FLOAT_TYPES:
-        raise ValueError(f"float_t must be one of {sorted(FLOAT_TYPES)}, got {float_t!r}")
+        raise ConversionError(f"float_t must be one of {sorted(FLOAT_TYPES)}, got {float_t!r}")
     env = environment()
     num = Numbers(float_t)
     bodies = []

@@ -33,6 +33,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from ..errors import InputError
 from . import core
 from . import heads as _heads
 from . import boosting as _boosting
@@ -66,7 +67,7 @@ class EvalContext:
     def __init__(self, dtype):
         dt = np.dtype(dtype)
         if dt not in _DTYPES:
-            raise ValueError(f"evaluate: dtype must be np.float32, np.float64 or np.longdouble; got {dtype!r}")
+            raise InputError(f"evaluate: dtype must be np.float32, np.float64 or np.longdouble; got {dtype!r}")
         self.T = dt.type
         self.float_t = _DTYPES[dt]
         self.W = np.longdouble if self.float_t == "long double" else np.float64
@@ -109,33 +110,33 @@ def evaluate(graph: Graph, X, *, rnd=None, dtype=np.float64) -> np.ndarray:
     ``(n_outputs,)``) of ``dtype``."""
     ctx = EvalContext(dtype)
     if not isinstance(graph, Graph):
-        raise TypeError(f"evaluate: expected a scikinc.ir.Graph, got {type(graph).__name__} "
+        raise InputError(f"evaluate: expected a scikinc.ir.Graph, got {type(graph).__name__} "
                         "(pass Entry.graph from scikinc.core.build_entries)")
     if graph.output is None:
-        raise ValueError("evaluate: the graph has no output (set graph.output)")
+        raise InputError("evaluate: the graph has no output (set graph.output)")
     X = np.asarray(X)
     single = X.ndim == 1
     feeds = {"in": X, "rnd": rnd}
     names = [name for name, _ in graph.inputs]
     if rnd is not None and "rnd" not in names:
-        raise ValueError("evaluate: rnd given but the graph takes no 'rnd' input")
+        raise InputError("evaluate: rnd given but the graph takes no 'rnd' input")
     env: dict[int, np.ndarray] = {}
     n_rows = None
     for name, v in graph.inputs:
         if name not in feeds:
-            raise ValueError(f"evaluate: graph input {name!r} has no value (evaluate feeds 'in' and 'rnd')")
+            raise InputError(f"evaluate: graph input {name!r} has no value (evaluate feeds 'in' and 'rnd')")
         a = feeds[name]
         if a is None:
-            raise ValueError(f"evaluate: the graph takes a {v.width}-wide input {name!r}: pass {name}=")
+            raise InputError(f"evaluate: the graph takes a {v.width}-wide input {name!r}: pass {name}=")
         a = np.asarray(a)
         if a.ndim != X.ndim or a.ndim not in (1, 2) or a.shape[-1] != v.width:
-            raise ValueError(f"evaluate: {name} must have shape ({v.width},) or (n_rows, {v.width})"
+            raise InputError(f"evaluate: {name} must have shape ({v.width},) or (n_rows, {v.width})"
                              f"{' like X' if name != 'in' else ''}; got {a.shape}")
         if a.dtype.kind not in "fiub":
-            raise ValueError(f"evaluate: {name} must be numeric, got dtype {a.dtype}")
+            raise InputError(f"evaluate: {name} must be numeric, got dtype {a.dtype}")
         a = a.reshape(-1, v.width).astype(ctx.T)
         if n_rows is not None and len(a) != n_rows:
-            raise ValueError(f"evaluate: X has {n_rows} rows but {name} has {len(a)}")
+            raise InputError(f"evaluate: X has {n_rows} rows but {name} has {len(a)}")
         n_rows = len(a)
         env[id(v)] = a
     ctx.n_rows = n_rows
@@ -144,7 +145,7 @@ def evaluate(graph: Graph, X, *, rnd=None, dtype=np.float64) -> np.ndarray:
             try:
                 xs = [env[id(v)] for v in op.inputs]
             except KeyError:
-                raise ValueError(f"evaluate: {op.describe()} reads a value no earlier op computes "
+                raise InputError(f"evaluate: {op.describe()} reads a value no earlier op computes "
                                  "(ops out of order?)") from None
             y = np.asarray(_lookup(op)(op, xs, ctx))
             if y.shape != (n_rows, op.output.width):
@@ -154,7 +155,7 @@ def evaluate(graph: Graph, X, *, rnd=None, dtype=np.float64) -> np.ndarray:
     try:
         out = env[id(graph.output)]
     except KeyError:
-        raise ValueError("evaluate: no op computes the graph output") from None
+        raise InputError("evaluate: no op computes the graph output") from None
     return out[0] if single else out
 
 

@@ -203,7 +203,7 @@ class TreeEnsemble(Op):
         if codegen not in CODEGENS:
             raise ConversionError(f"tree_codegen must be one of {', '.join(CODEGENS)}; got {codegen!r}")
         if compare not in ("float32", "float64"):
-            raise ValueError(compare)
+            raise ConversionError(f"TreeEnsemble: compare must be 'float32' or 'float64', got {compare!r}")
         self.trees = list(trees)
         self.n_features = int(n_features)
         self.n_out = int(n_out)
@@ -322,7 +322,8 @@ class TreeEnsemble(Op):
 
     def leaf_rows(self, tree: Tree, i: int) -> np.ndarray:
         if self.leaf_ids:
-            assert tree.leaf_id is not None  # (set in Tree.__post_init__)
+            if tree.leaf_id is None:  # pragma: no cover - set by Tree.__post_init__
+                raise ConversionError("tree without leaf ids")
             return np.array([float(tree.leaf_id[i])])
         return tree.value[i]
 
@@ -626,7 +627,8 @@ class TreeBitvector(TreeStrategy):
         for f in sorted(per_feat):
             nodes = sorted(per_feat[f], key=lambda r: (r[0], r[1], r[2]))
             n, nb = layout[f]
-            assert n == len(nodes)
+            if n != len(nodes):  # internal invariant of _bitvector_layout
+                raise ConversionError(f"bitvector layout: {n} nodes counted for input {f}, {len(nodes)} found")
             off = len(thr)
             right = [j for j, r in enumerate(nodes) if not r[4]]
             fe = dict(slot=f, off=off, n=n, nb=nb, scan=B if nb else n, bth_off=len(bth), cp_off=len(cp) - 1,

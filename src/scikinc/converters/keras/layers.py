@@ -35,7 +35,7 @@ def _np(v) -> np.ndarray:
 def _scalar(v) -> float:
     a = _np(v).reshape(-1)
     if a.size != 1:
-        raise ValueError("expected a scalar")
+        raise ConversionError(f"expected a scalar, got {a.size} values")
     return float(a[0])
 
 
