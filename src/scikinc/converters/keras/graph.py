@@ -243,6 +243,8 @@ def walk(model, g: Graph, x: Value, ctx) -> Value:
             raise UnsupportedModelError(f"{call.where()}: layers with several outputs are not supported")
         with g.scope(call.name):
             v = _apply(call)
+        if not isinstance(v, Value):
+            raise ConversionError(f"{call.where()}: the converter returned {type(v).__name__}, not a scikinc.ir.Value")
         w = _width(call.out_shape, call.where())
         if v.width != w:
             raise ConversionError(f"{call.where()}: produced {v.width} values, Keras says {call.out_shape}")
