@@ -161,6 +161,8 @@ def load_model_file(path: str | Path, **opts) -> Any:
             pass
     if suffix == ".txt":  # LightGBM text models (the loader needs no lightgbm)
         from .loaders import lightgbm  # noqa: F401
+    if suffix == ".cbm":  # CatBoost binary models (CatBoost's own loader; .json: via the XGBoost sniffer)
+        from .loaders import catboost  # noqa: F401
     loader = _LOADERS.get(suffix)
     if loader is None:
         known = ", ".join(sorted(k for k in _LOADERS if k != "<dir>"))
