@@ -795,6 +795,9 @@ def _leaves(tree: _trees.Tree, float_cmp: bool, xf, xc):
     node = np.zeros(n, np.int64)
     thr = _trees.float32_floor(tree.threshold) if float_cmp else tree.threshold
     rows = np.arange(n)
+    table = np.zeros((tree.n_nodes, 8), np.uint32)  # each categorical node's bitset
+    for i, b in tree.bitset.items():
+        table[int(i)] = np.asarray(b, np.uint32).reshape(8)
     while True:
         active = tree.left[node] >= 0
         if not active.any():
@@ -807,8 +810,7 @@ def _leaves(tree: _trees.Tree, float_cmp: bool, xf, xc):
         cat = tree.is_cat[nd]
         if cat.any():
             code = xc[r[cat], feat[cat]]
-            words = np.stack([np.asarray(tree.bitset.get(int(i), np.zeros(8)), np.uint32).reshape(8)
-                              for i in nd[cat]])
+            words = table[nd[cat]]
             safe = np.maximum(code, 0)
             bit = (words[np.arange(len(safe)), safe >> 5] >> (safe & 31).astype(np.uint32)) & np.uint32(1)
             go_left[cat] = np.where(code < 0, nanl[cat], bit.astype(bool))
@@ -880,6 +882,24 @@ def _lightgbm_input(op, xs, ctx):
             ok = (v[:, s] > -1.0) & (v[:, s] < 2147483648.0)
             out[:, s] = np.where(ok, np.trunc(np.where(ok, v[:, s], 0.0)) + 0.0, np.nan)  # (int)v: no -0
     return out.astype(ctx.T)
+
+
+@evaluator(_boosting.XGBoostInput)
+def _xgboost_input(op, xs, ctx):
+    x = xs[0]
+    with np.errstate(over="ignore", invalid="ignore"):
+        f = x.astype(np.float32)
+    nan = ctx.T(np.nan)
+    miss = np.isnan(f) if op.missing_is_nan else (np.isnan(f) | (f == np.float32(op.missing)))
+    y = x if op.missing_is_nan else np.where(f == np.float32(op.missing), nan, x)
+    ok = (f >= 0) & (f < op.max_cat)
+    code = np.trunc(np.where(ok, f, 0)).astype(np.int64)
+    cat = np.where(miss, op.cat_missing, np.where(ok, code, op.cat_invalid))[:, op.cat_src]
+    member = np.zeros((len(x), len(op.member_src)))
+    for k, (s, o, m) in enumerate(zip(op.member_src, op.member_off, op.member_n)):
+        hit = ok[:, s] & np.isin(code[:, s], op.member_codes[o:o + m])
+        member[:, k] = np.where(miss[:, s], np.nan, hit.astype(np.float64))
+    return np.concatenate([y, cat.astype(ctx.T), member.astype(ctx.T)], axis=1).astype(ctx.T)
 
 
 @evaluator(_heads.ArgMax)
