@@ -18,6 +18,8 @@ def _family(key: str) -> str:
         return "Keras"
     if key.startswith("sklearn."):
         return "scikit-learn"
+    if key.startswith("lightgbm.") or key == "scikinc.loaders.lightgbm.LightGBMModel":
+        return "LightGBM"
     if key.startswith("scikinc."):
         return "scikinc"
     return "plug-in"
@@ -39,7 +41,7 @@ def tables() -> str:
         notes = c.notes.replace("|", "\\|")
         rows.setdefault(fam, []).append(f"| `{cls}` | `{public}` | {inv} | {notes} |")
     out = []
-    for fam in ("scikit-learn", "Keras", "scikinc"):
+    for fam in ("scikit-learn", "Keras", "LightGBM", "scikinc"):
         if fam not in rows:
             continue
         out.append(f"**{fam}**\n")

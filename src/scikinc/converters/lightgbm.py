@@ -262,15 +262,9 @@ def _convert(obj, g, x, ctx, kind: str):
     return y
 
 
-_OUT = ("output=raw|decision_function (predict(raw_score=True); random-forest mode: the sum), "
-        "leaves (pred_leaf: leaf index per tree)")
-_COMMON = ("objectives regression (l2, l1, huber, fair, quantile, mape, reg_sqrt), poisson/gamma/tweedie (exp), "
-           "binary (sigmoid parameter), multiclass (softmax), multiclassova, cross_entropy, cross_entropy_lambda, "
-           "lambdarank/rank_xendcg, custom (raw); gbdt, dart, goss, rf (average_output); init score "
-           "as stored in the trees; missing types None/Zero/NaN and categorical bitsets exactly as "
-           "Tree::Decision (double `<=` also in float builds, |x| <= 1e-35 is 0, category (int)x, NaN/negative/"
-           "unknown right); num_iteration=N (default: the best iteration, as predict); linear trees refused; "
-           "tree_codegen option")
+_OUT = "raw|decision_function (predict(raw_score=True)), leaves (pred_leaf)"
+_COMMON = ("every objective (see the LightGBM section); gbdt/dart/goss/rf; exact missing-type and categorical "
+           "decisions, double thresholds; num_iteration option; tree_codegen option")
 
 
 def _booster_n_inputs(b) -> int:
@@ -278,20 +272,20 @@ def _booster_n_inputs(b) -> int:
 
 
 @register_converter("lightgbm.basic.Booster", n_inputs=_booster_n_inputs, notes=(
-    "output=predict (default: Booster.predict), " + _OUT + ", proba|proba_full|class for classification "
+    "output=predict (default: Booster.predict)|" + _OUT + "; proba|proba_full|class for classification "
     "objectives; " + _COMMON))
 def lightgbm_booster(obj, g, x, ctx):
     return _convert(obj, g, x, ctx, "booster")
 
 
 @register_converter(LightGBMModel, notes=(
-    "a LightGBM .txt model file (Booster.save_model; read without lightgbm): as lightgbm.Booster"))
+    "a LightGBM .txt model file (Booster.save_model; read without importing lightgbm): as Booster"))
 def lightgbm_text_model(obj, g, x, ctx):
     return _convert(obj, g, x, ctx, "booster")
 
 
 @register_converter("lightgbm.sklearn.LGBMClassifier", notes=(
-    "predict_proba (binary → P(class 1)); output=proba|proba_full|class (index in classes_), " + _OUT
+    "predict_proba (binary → P(class 1)); output=proba|proba_full|class (index in classes_)|" + _OUT
     + "; " + _COMMON))
 def lgbm_classifier(obj, g, x, ctx):
     return _convert(obj, g, x, ctx, "classifier")
@@ -299,5 +293,5 @@ def lgbm_classifier(obj, g, x, ctx):
 
 for _name in ("LGBMRegressor", "LGBMRanker", "LGBMModel"):
     register_converter(f"lightgbm.sklearn.{_name}", notes=(
-        "predict (default), " + _OUT + "; " + _COMMON))(
+        "output=predict (default)|" + _OUT + "; " + _COMMON))(
         lambda obj, g, x, ctx: _convert(obj, g, x, ctx, "booster"))
