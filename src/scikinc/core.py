@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from . import passes, registry
 from .errors import ConversionError, InvalidSymbolError, NotFittedError, NotInvertible, ScikincError, one_line
@@ -100,6 +101,11 @@ class Context:
         except ImportError:  # pragma: no cover
             return
         if isinstance(obj, BaseEstimator):
+            steps = getattr(obj, "steps", None)
+            if isinstance(steps, list) and steps and not isinstance(steps[-1][1], BaseEstimator):
+                # sklearn < 1.6 judges a Pipeline by its last step's trailing-underscore
+                # attributes: a fitted Keras model has none; the parts are checked one by one
+                return
             try:
                 check_is_fitted(obj)
             except SkNotFitted as e:
