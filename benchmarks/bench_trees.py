@@ -39,8 +39,7 @@ def _data(n, seed=0, classes=2):
 
 
 def models():
-    from sklearn.ensemble import (GradientBoostingClassifier, HistGradientBoostingClassifier,
-                                  RandomForestClassifier)
+    from sklearn.ensemble import GradientBoostingClassifier, HistGradientBoostingClassifier, RandomForestClassifier
 
     X2, y2 = _data(6000)
     X3, y3 = _data(6000, classes=3)
@@ -79,7 +78,8 @@ def time_onnx(m, X) -> float:
     import onnxruntime as ort
     from skl2onnx import to_onnx
 
-    onx = to_onnx(m, X[:1].astype(np.float32), options={id(m): {"zipmap": False}}, target_opset={"": 17, "ai.onnx.ml": 3})
+    onx = to_onnx(m, X[:1].astype(np.float32), options={id(m): {"zipmap": False}},
+                  target_opset={"": 17, "ai.onnx.ml": 3})
     so = ort.SessionOptions()
     so.intra_op_num_threads = 1
     so.inter_op_num_threads = 1
@@ -94,8 +94,9 @@ def _log(*a):
 
 
 def run(only=None) -> list[dict]:
-    import scikinc
     from threadpoolctl import threadpool_limits
+
+    import scikinc
 
     warnings.filterwarnings("ignore")
     out = []
@@ -126,7 +127,7 @@ def run(only=None) -> list[dict]:
                                      options={"tree_codegen": cg})
                 sizes[cg] = dict(c_bytes=so.with_suffix(".c").stat().st_size, compile_s=time.perf_counter() - t0)
                 jobs[cg] = (so, "m")
-            skc = time_c_interleaved(jobs, Xt, rounds=3, log=lambda *a: _log(label, *a))
+            skc = time_c_interleaved(jobs, Xt, rounds=3, log=lambda *a, label=label: _log(label, *a))
             for cg, ns in skc.items():
                 if cg == "auto":
                     out.append(dict(model=label, tool="scikinc", ns_per_call=ns,

@@ -156,7 +156,9 @@ def linear():
         return {
             "linreg": LinearRegression().fit(X, X[:, 0] * 2),
             "logreg": LogisticRegression(max_iter=500).fit(X, y),
-            "mlp_r": make_pipeline(StandardScaler(), MLPRegressor(hidden_layer_sizes=(16, 8), max_iter=50, random_state=0)).fit(X, X[:, 1]),
+            "mlp_r": make_pipeline(
+                StandardScaler(), MLPRegressor(hidden_layer_sizes=(16, 8), max_iter=50, random_state=0)
+            ).fit(X, X[:, 1]),
             "mlp_c": MLPClassifier(hidden_layer_sizes=(8,), activation="tanh", max_iter=50, random_state=0).fit(X, y),
         }
 

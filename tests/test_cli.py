@@ -10,9 +10,9 @@ import joblib
 import numpy as np
 import pytest
 from sklearn.preprocessing import MinMaxScaler, StandardScaler
+from util import compile_strict
 
 import scikinc
-from util import compile_strict
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -153,7 +153,6 @@ def test_unsupported_message_names_class(files):
 
 def test_untrusted_skops_refused(tmp_path):
     import skops.io as sio
-
     from util import CustomScaler
 
     sio.dump(CustomScaler().fit(np.ones((3, 2))), tmp_path / "c.skops")

@@ -4,12 +4,11 @@ compiles warning-free as C99 and as C++, for float, double and long double."""
 import subprocess
 import warnings
 
+import corpus
 import pytest
+from util import WERROR
 
 import scikinc
-
-import corpus
-from util import WERROR
 
 FAMILIES = [f for f in corpus.FAMILIES if f != "keras"]
 

@@ -3,13 +3,12 @@
 import cffi
 import numpy as np
 import pytest
+from util import compile_strict, same_bits
 
 import scikinc
 from scikinc.core import finish
 from scikinc.ir import Activation, Binary, Concat, Dense, Gather, Graph, Softmax
 from scikinc.render import Entry, render_file
-
-from util import compile_strict, same_bits
 
 
 def _so(entries, tmp_path, float_t="float"):

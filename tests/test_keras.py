@@ -15,10 +15,10 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 keras = pytest.importorskip("keras")
 
+from util import build, check_contract, same_bits  # noqa: E402
+
 import scikinc  # noqa: E402
 from scikinc.errors import UnsupportedModelError  # noqa: E402
-
-from util import build, check_contract, same_bits  # noqa: E402
 
 pytestmark = pytest.mark.keras
 L = keras.layers

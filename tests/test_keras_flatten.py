@@ -9,9 +9,9 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 keras = pytest.importorskip("keras")
 
-from scikinc.converters.keras.layers import flatten_order  # noqa: E402
-
 from util import check_contract  # noqa: E402
+
+from scikinc.converters.keras.layers import flatten_order  # noqa: E402
 
 pytestmark = pytest.mark.keras
 L = keras.layers

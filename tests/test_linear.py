@@ -8,10 +8,10 @@ from sklearn import linear_model as lm
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier, MLPRegressor
 from sklearn.svm import LinearSVC, LinearSVR
+from util import as_type, build, check_contract, rows
 
 import scikinc
 from scikinc.errors import ConversionError
-from util import as_type, build, check_contract, rows
 
 
 @pytest.fixture(autouse=True)

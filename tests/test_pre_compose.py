@@ -6,17 +6,15 @@ import warnings
 
 import numpy as np
 import pytest
+from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.compose import ColumnTransformer, TransformedTargetRegressor, make_column_transformer
 from sklearn.decomposition import PCA
 from sklearn.pipeline import FeatureUnion, Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, MinMaxScaler, QuantileTransformer, StandardScaler
 from sklearn.tree import DecisionTreeRegressor
-
-from sklearn.base import BaseEstimator, TransformerMixin
+from util import as_type, check_contract, rows
 
 import scikinc
-
-from util import as_type, check_contract, rows
 
 
 def _data(seed=0, n=1500, k=6):
@@ -231,7 +229,8 @@ def test_feature_union_and_transformed_target(tmp_path, float_t):
         # a scaled feature within an ulp of a split threshold may take the other
         # branch (the tree converter's business, see its tests): allow 1%
         assert close.mean() > 0.99, name
-    bad = TransformedTargetRegressor(DecisionTreeRegressor(), func=np.log, inverse_func=lambda v: v, check_inverse=False).fit(X, y)
+    bad = TransformedTargetRegressor(DecisionTreeRegressor(), func=np.log, inverse_func=lambda v: v,
+                                     check_inverse=False).fit(X, y)
     with pytest.warns(UserWarning, match="no inverse symbol"), \
             pytest.raises(scikinc.ConversionError, match="TransformedTargetRegressor transformer: .*inverse_func_inC"):
         scikinc.convert({"bad": bad})

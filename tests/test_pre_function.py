@@ -5,11 +5,10 @@ import warnings
 import numpy as np
 import pytest
 from sklearn.preprocessing import FunctionTransformer
+from util import as_type, check_contract
 
 import scikinc
 from scikinc.converters.function import UFUNCS, parse_expression
-
-from util import as_type, check_contract
 
 DOMAIN = {  # input ranges where numpy gives finite results
     "log": (1e-3, 1e3), "log2": (1e-3, 1e3), "log10": (1e-3, 1e3), "sqrt": (0, 1e3),
@@ -66,7 +65,7 @@ def test_user_c_expressions(tmp_path, float_t):
         "poly": _ft(lambda x: 2.5e-1 * x * x - 3 * x + 0.5, func_inC="2.5e-1*x*x - 3*x + .5"),
         "two": _ft(lambda x: np.power(np.abs(x), 1.5) + np.arctan2(x, 2) + np.fmin(x, 0.25),
                    func_inC="pow(fabs(x), 1.5) + atan2(x, 2) + fmin(x, 0.25)"),
-        "unary": _ft(lambda x: -(-x) + +x - np.pi * -x / np.e, func_inC="-(-x) + +x - M_PI * -x / M_E"),
+        "unary": _ft(lambda x: np.negative(-x) + x - np.pi * -x / np.e, func_inC="-(-x) + +x - M_PI * -x / M_E"),
         # *_inC takes precedence over a supported ufunc
         "override": _ft(np.exp, func_inC="exp(x) - 1", inverse_func_inC="log(x + 1)"),
     }

@@ -6,8 +6,6 @@ import pytest
 from sklearn.compose import ColumnTransformer, make_column_selector
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import MinMaxScaler, QuantileTransformer, StandardScaler
-
-import scikinc
 from util import check_contract, rows
 
 pd = pytest.importorskip("pandas")

@@ -8,12 +8,18 @@ import numpy as np
 import pytest
 from sklearn.decomposition import PCA, IncrementalPCA
 from sklearn.impute import SimpleImputer
-from sklearn.preprocessing import (KBinsDiscretizer, MaxAbsScaler, Normalizer, OneHotEncoder,
-                                   PolynomialFeatures, PowerTransformer, RobustScaler)
+from sklearn.preprocessing import (
+    KBinsDiscretizer,
+    MaxAbsScaler,
+    Normalizer,
+    OneHotEncoder,
+    PolynomialFeatures,
+    PowerTransformer,
+    RobustScaler,
+)
+from util import as_type, check_contract, rows
 
 import scikinc
-
-from util import as_type, check_contract, rows
 
 
 def _data(seed=0, n=1500):

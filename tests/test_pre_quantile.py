@@ -6,14 +6,13 @@ import numpy as np
 import pytest
 from scipy import stats
 from sklearn.preprocessing import QuantileTransformer
+from util import as_type, check_contract, compile_strict, rows
 
 import scikinc
 from scikinc.core import finish
 from scikinc.ir import Graph
 from scikinc.ir.preprocessing import Expr
 from scikinc.render import Entry, render_file
-
-from util import as_type, check_contract, compile_strict, rows
 
 
 def _data(seed=0, n=3000):
@@ -160,7 +159,7 @@ def test_normal_cdf_ppf_accuracy_long_double(tmp_path):
     pl = p.astype(np.longdouble)[:, None]
     got = ppf(pl)[:, 0]
     worst = 0.0
-    for pi, gi in zip(pl[:, 0], got):
+    for pi, gi in zip(pl[:, 0], got, strict=False):
         pm = _mp(mpmath, pi)
         ref = mpmath.mpf(float(stats.norm.ppf(float(pi))))
         for _ in range(3):  # Newton at 40 digits from scipy's double value
@@ -170,5 +169,5 @@ def test_normal_cdf_ppf_accuracy_long_double(tmp_path):
     x = np.linspace(-30, 8, 77).astype(np.longdouble)[:, None]
     gc = cdf(x)[:, 0]
     worst_c = max(float(abs((_mp(mpmath, g) - mpmath.ncdf(_mp(mpmath, xi))) / mpmath.ncdf(_mp(mpmath, xi))))
-                  / (1 + float(xi) ** 2) for xi, g in zip(x[:, 0], gc))
+                  / (1 + float(xi) ** 2) for xi, g in zip(x[:, 0], gc, strict=False))
     assert worst_c < 1.1e-19, worst_c

@@ -5,10 +5,9 @@ the sklearn models' outputs stay those of sklearn."""
 import numpy as np
 import pytest
 from sklearn.neural_network import MLPRegressor
+from util import rows, same_bits
 
 import scikinc
-
-from util import rows, same_bits
 
 
 def _cpu_flags() -> set:

@@ -2,18 +2,16 @@
 thread safety, floating-point traps, the C header and the example host."""
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from sklearn.ensemble import GradientBoostingClassifier, GradientBoostingRegressor
 from sklearn.preprocessing import MinMaxScaler, QuantileTransformer, StandardScaler
+from util import same_bits
 
 import scikinc
 from scikinc.ir import Activation, Binary, Dense, Softmax
-
-from util import same_bits
 
 ROOT = Path(__file__).resolve().parent.parent
 RUNTIME = ROOT / "runtime"

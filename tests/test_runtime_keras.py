@@ -5,11 +5,10 @@ import subprocess
 import numpy as np
 import pytest
 from sklearn.preprocessing import QuantileTransformer, StandardScaler
-
-import scikinc
-
 from test_runtime import DTYPES, read_csv, run_tool, runtime, write_csv  # noqa: F401  (fixture)
 from util import same_bits
+
+import scikinc
 
 pytestmark = pytest.mark.keras
 keras = pytest.importorskip("keras")

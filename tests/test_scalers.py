@@ -2,7 +2,6 @@
 import numpy as np
 import pytest
 from sklearn.preprocessing import MinMaxScaler, StandardScaler
-
 from util import as_type, check_contract, rows
 
 # Affine maps run in double internally: float results are the correctly rounded

@@ -89,7 +89,7 @@ def sk_thresholds(estimators):
     th = {}
     for e in estimators:
         t = e.tree_
-        for f, v in zip(t.feature, t.threshold):
+        for f, v in zip(t.feature, t.threshold, strict=False):
             if f >= 0:
                 th.setdefault(int(f), []).append(v)
     return th
@@ -100,7 +100,8 @@ def hgb_thresholds(m):
     for preds in m._predictors:
         for p in preds:
             nd = p.nodes
-            for f, v, leaf, cat in zip(nd["feature_idx"], nd["num_threshold"], nd["is_leaf"], nd["is_categorical"]):
+            for f, v, leaf, cat in zip(nd["feature_idx"], nd["num_threshold"], nd["is_leaf"], nd["is_categorical"],
+                                       strict=False):
                 if not leaf and not cat:
                     th.setdefault(int(f), []).append(v)
     return th

@@ -11,6 +11,7 @@ from sklearn.preprocessing import StandardScaler
 
 import scikinc
 
+
 class CustomScaler(StandardScaler):
     """A user class: not trusted when read from a .skops file."""
 

@@ -70,10 +70,9 @@ def toy_sample(n: int, seed: int = 1):
 
 
 def train(X, y, sigma, seed: int = 0, epochs: int = 30):
+    import keras
     from sklearn.ensemble import GradientBoostingClassifier
     from sklearn.preprocessing import MinMaxScaler
-
-    import keras
 
     efficiency = GradientBoostingClassifier(n_estimators=60, max_depth=3, random_state=seed).fit(X, y)
     prepr = MinMaxScaler().fit(X)
@@ -150,7 +149,7 @@ def main(argv=None):
     cols = ["m_pipi", "m_pipi0", "eff (C)", "eff (py)", "sigma1 (C)", "sigma1 (py)", "sigma2 (C)",
             "sigma2 (py)"]
     print("".join(f"{c:>12}" for c in cols))
-    for p, c, q in zip(points, c_host, py):
+    for p, c, q in zip(points, c_host, py, strict=False):
         print("".join(f"{v:>12.6f}" for v in (*p, c[0], q[0], c[1], q[1], c[2], q[2])))
     print(f"max |C - Python|: efficiency {np.abs(c_host[:, 0] - py[:, 0]).max():.2e}, "
           f"resolution {np.abs(c_host[:, 1:] - py[:, 1:]).max():.2e}")

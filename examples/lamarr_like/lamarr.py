@@ -134,7 +134,7 @@ def main(argv=None):
     py_out = tY.inverse_transform(np.asarray(gen.predict(Z, batch_size=4096, verbose=0), dtype=np.float64))
     scale = 1 + np.abs(py_out).max(0)
     err = np.abs(c_out - py_out) / scale
-    print(f"max |C - Python| / (1 + max|y|) per output: " + " ".join(f"{e:.1e}" for e in err.max(0)))
+    print("max |C - Python| / (1 + max|y|) per output: " + " ".join(f"{e:.1e}" for e in err.max(0)))
 
     # the one-symbol generative deployment gives the same numbers
     f = scikinc.load(so, "resolution")

@@ -6,13 +6,11 @@ import textwrap
 
 import numpy as np
 import pytest
-
+from decorrelation import Decorrelator
 from sklearn.base import BaseEstimator, TransformerMixin
 
 import scikinc
 from scikinc import registry
-
-from decorrelation import Decorrelator
 
 
 def _data(n=5000, seed=0):
@@ -133,5 +131,6 @@ def test_subclasses_use_the_parent_converter_and_unknown_classes_are_refused(tmp
             return self
 
     with pytest.raises(scikinc.UnsupportedModelError,
-                       match=r"(?s)class .*Nobody: no converter is registered.*register_converter.*scikinc\.converters"):
+                       match=r"(?s)class .*Nobody: no converter is registered"
+                             r".*register_converter.*scikinc\.converters"):
         scikinc.convert({"x": Nobody().fit(X)})

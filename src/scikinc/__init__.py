@@ -10,8 +10,20 @@ __version__ = "0.1.0"
 from .compiler import compile
 from .core import Context, convert, header
 from .deploy import Classifier, Generative
-from .errors import (CompileError, ConversionError, InputError, InvalidSymbolError, LoadError, ModelFileError,
-                     NotFittedError, NotInvertible, OptionError, OutputError, ScikincError, UnsupportedModelError)
+from .errors import (
+    CompileError,
+    ConversionError,
+    InputError,
+    InvalidSymbolError,
+    LoadError,
+    ModelFileError,
+    NotFittedError,
+    NotInvertible,
+    OptionError,
+    OutputError,
+    ScikincError,
+    UnsupportedModelError,
+)
 from .harness import MLFunction, load
 from .registry import register_converter, register_inverse, supported
 from .validation import Report, validate

@@ -54,7 +54,7 @@ class MLFunction:
         self.n_outputs = self._read_int(f"{symbol}_n_outputs")
         self.n_random = self._read_int(f"{symbol}_n_random", required=False)
         T = self.float_t
-        extra = ", const %s *" % T if self.n_random is not None else ""
+        extra = f", const {T} *" if self.n_random is not None else ""
         ffi.cdef(f"{T} *{symbol}({T} *, const {T} *{extra});\n"
                  f"{T} *{symbol}_batch({T} *, const {T} *{extra}, size_t);")
         try:

@@ -6,9 +6,9 @@ in; every line of C comes from ``templates/``.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
-from typing import Sequence
+from functools import cache
 
 import jinja2
 import numpy as np
@@ -22,7 +22,7 @@ FLOAT_TYPES = {"float": "f", "double": "", "long double": "l"}
 INPUT_META = {"in": "n_inputs", "rnd": "n_random"}
 
 
-@lru_cache(maxsize=None)
+@cache
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("scikinc", "templates"),

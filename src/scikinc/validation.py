@@ -42,7 +42,7 @@ class Report:
         lines = [f"{self.symbol}: {self.n_rows} rows, {self.c_out.shape[1]} outputs "
                  f"(tolerance |C - Python| <= {self.atol:g} + {self.rtol:g}*|Python|)",
                  f"{'output':>8} {'max abs err':>14} {'max rel err':>14}"]
-        for j, (a, r) in enumerate(zip(self.max_abs, self.max_rel)):
+        for j, (a, r) in enumerate(zip(self.max_abs, self.max_rel, strict=False)):
             lines.append(f"{j:>8} {a:>14.3e} {r:>14.3e}")
         lines.append("worst rows: " + ", ".join(
             f"{i} (|err|={np.nanmax(np.abs(self.c_out[i] - self.py_out[i])):.3e})" for i in self.worst_rows))

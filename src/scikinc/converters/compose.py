@@ -29,7 +29,7 @@ def _rethrow(e: ConversionError, where: str):
     try:
         err = type(e)(f"{where}: {e}")
     except TypeError:  # pragma: no cover - exotic constructor
-        raise e
+        raise e from None
     raise err from e
 
 

@@ -17,7 +17,7 @@ def _layers(obj, g, x, *, last_activation: bool):
     n = len(obj.coefs_)
     if obj.activation not in _ACT:
         raise ConversionError(f"{type(obj).__name__}: unsupported activation {obj.activation!r}")
-    for i, (W, b) in enumerate(zip(obj.coefs_, obj.intercepts_)):
+    for i, (W, b) in enumerate(zip(obj.coefs_, obj.intercepts_, strict=False)):
         x = g.add(Dense(W, b), x)  # coefs_[i] is [n_in][n_out], Dense's layout
         if i < n - 1 and obj.activation != "identity":
             x = g.add(Activation(_ACT[obj.activation]), x)

@@ -29,13 +29,34 @@ from __future__ import annotations
 import numpy as np
 from sklearn.decomposition import PCA, FastICA, IncrementalPCA, TruncatedSVD
 from sklearn.impute import MissingIndicator, SimpleImputer
-from sklearn.preprocessing import (Binarizer, KBinsDiscretizer, MaxAbsScaler, Normalizer, OneHotEncoder,
-                                   OrdinalEncoder, PolynomialFeatures, PowerTransformer, RobustScaler)
+from sklearn.preprocessing import (
+    Binarizer,
+    KBinsDiscretizer,
+    MaxAbsScaler,
+    Normalizer,
+    OneHotEncoder,
+    OrdinalEncoder,
+    PolynomialFeatures,
+    PowerTransformer,
+    RobustScaler,
+)
 
 from ..errors import ConversionError, NotInvertible
 from ..ir import Affine, Concat, Dense, Gather
-from ..ir.preprocessing import (Binarize, Bins, CategoryIndex, FillNaN, IsNaN, Lookup, Monomials, Normalize,
-                                 OneHot, OneHotInverse, PowerMap, RestoreMissing)
+from ..ir.preprocessing import (
+    Binarize,
+    Bins,
+    CategoryIndex,
+    FillNaN,
+    IsNaN,
+    Lookup,
+    Monomials,
+    Normalize,
+    OneHot,
+    OneHotInverse,
+    PowerMap,
+    RestoreMissing,
+)
 from ..registry import register_converter, register_inverse
 
 # ---------------------------------------------------------------------------
@@ -308,7 +329,7 @@ def ordinal_encoder(obj, g, x, ctx):
     unknown = float(obj.unknown_value) if obj.handle_unknown == "use_encoded_value" else np.nan
     # NaN without a NaN category is an unknown value
     nanv = [v if not np.isnan(v) or np.isnan(c).any() else unknown
-            for v, c in zip(nanv, (np.asarray(c, dtype=np.float64) for c in obj.categories_))]
+            for v, c in zip(nanv, (np.asarray(c, dtype=np.float64) for c in obj.categories_), strict=False)]
     return g.add(CategoryIndex(cats, nanv, unknown), x)
 
 

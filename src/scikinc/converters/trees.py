@@ -41,7 +41,6 @@ from ..errors import ConversionError
 from ..ir import Activation, Concat
 from ..ir.trees import Tree, TreeEnsemble
 from ..registry import register_converter
-
 from .heads import binary_full, classifier_head, output_option  # noqa: F401  (re-exported)
 
 

@@ -4,8 +4,7 @@
 (``preprocessing``, ``trees``, ``keras``) hold the ops only their converters
 create.  Everything in ``core`` is re-exported here.
 """
-from .core import (Activation, Affine, Binary, Clip, Concat, Constant, Dense, Gather, Graph, Op, Softmax,
-                   Value, _vec)
+from .core import Activation, Affine, Binary, Clip, Concat, Constant, Dense, Gather, Graph, Op, Softmax, Value
 
 __all__ = ["Activation", "Affine", "Binary", "Clip", "Concat", "Constant", "Dense", "Gather", "Graph", "Op",
            "Softmax", "Value"]

@@ -12,9 +12,10 @@ with ``elementwise = True``: the renderer may then run them in place.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -27,7 +28,7 @@ class Value:
 
     width: int
     id: int
-    producer: "Op | None" = field(default=None, repr=False)
+    producer: Op | None = field(default=None, repr=False)
 
     def __hash__(self) -> int:  # identity semantics
         return id(self)
@@ -245,7 +246,7 @@ class Dense(Op):
         self.residual = False
         self.helpers = ()
 
-    def fuse_activation(self, act: "Activation") -> None:
+    def fuse_activation(self, act: Activation) -> None:
         self.activation, self.params, self.helpers = act.kind, dict(act.params), tuple(act.helpers)
 
     def out_width(self, w):

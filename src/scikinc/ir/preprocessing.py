@@ -11,7 +11,6 @@ import numpy as np
 from ..errors import ConversionError
 from .core import Op, _vec
 
-
 #: math.h functions allowed in ``func_inC`` expressions -> number of arguments
 MATH_FUNCTIONS = {
     **{f: 1 for f in ("exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sqrt", "cbrt",

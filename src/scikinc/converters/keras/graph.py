@@ -282,5 +282,6 @@ def _apply(call: _Call) -> Value:
     raise UnsupportedModelError(
         f"cannot convert {call.where()}: scikinc has no converter for {cls.__name__} layers.\n{extra}"
         f"Supported layers: {', '.join(n for n in supported_layers('layers') if n != 'TFOpLambda')}; "
-        f"Keras ops: {', '.join(supported_layers('ops'))}.\n" + _HOWTO.format(cls=qualname(cls), fn=cls.__name__.lower()))
+        f"Keras ops: {', '.join(supported_layers('ops'))}.\n"
+        + _HOWTO.format(cls=qualname(cls), fn=cls.__name__.lower()))
 

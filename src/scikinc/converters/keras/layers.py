@@ -139,7 +139,7 @@ def _leaky(call, g):
     L = call.layer
     a = getattr(L, "negative_slope", None)
     if a is None:
-        a = getattr(L, "alpha")  # Keras 2
+        a = L.alpha  # Keras 2
     return g.add(Activation("leaky_relu", alpha=_scalar(a)), call.x())
 
 
