@@ -13,11 +13,12 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import Any, Callable
 from pathlib import Path
 
 from .errors import OptionError, OutputError, ScikincError, one_line
 
-SUBCOMMANDS = {}
+SUBCOMMANDS: dict[str, Callable] = {}
 
 
 def subcommand(name):
@@ -68,7 +69,7 @@ def _parse_value(v: str):
 def _parse_options(items) -> dict:
     """``--option [SYMBOL.[STEP.]]KEY=VALUE`` arguments -> ``{dotted key: value}``
     (scoped by :mod:`scikinc.options`)."""
-    out = {}
+    out: dict[str, Any] = {}
     for it in items:
         if "=" not in it:
             raise OptionError(f"--option needs KEY=VALUE, got {it!r}")

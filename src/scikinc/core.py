@@ -257,12 +257,12 @@ def _symbol_entries(ctx: Context, sym: str, obj, optimize: bool) -> list[Entry]:
             f"cannot tell the input width of {type(obj).__name__} (no n_features_in_)"
         )
     g = Graph(n)
-    g.output = ctx.convert(obj, g, g.input)
+    y = g.output = ctx.convert(obj, g, g.input)
     fuse = _fuse(ctx)
     fwd = Entry(sym, _finish(g, optimize, sym, fuse), doc=type(obj).__name__)
     out = [fwd]
     if conv.inverse is not None:
-        gi = Graph(fwd.graph.output.width)
+        gi = Graph(y.width)
         try:
             gi.output = ctx.convert_inverse(obj, gi, gi.input)
         except NotInvertible:

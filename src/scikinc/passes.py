@@ -71,7 +71,7 @@ def _fold_once(g: Graph) -> bool:
                 return True
         if _plain(op) and op.output is not g.output:
             users = uses.get(op.output, [])
-            if len(users) == 1 and isinstance(users[0], Affine):
+            if len(users) == 1 and isinstance(users[0], Affine) and isinstance(op, Dense):
                 absorb_affine(g, op, users[0])
                 return True
     return False

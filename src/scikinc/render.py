@@ -60,7 +60,7 @@ def format_doubles(a: np.ndarray) -> list[str]:
     a = np.asarray(a, dtype=np.float64).reshape(-1)
     out = list(map(repr, a.tolist()))  # vectorised: millions of weights must format in seconds
     for i in np.nonzero(~np.isfinite(a))[0]:
-        out[i] = _special(float(a[i]))
+        out[i] = _special(float(a[i])) or out[i]
     return out
 
 
@@ -224,6 +224,8 @@ def _allocate(graph: Graph):
     """
     ops = list(graph.ops)
     input_values = {id(v) for _, v in graph.inputs}
+    if graph.output is None:
+        raise ConversionError("graph has no output value")
     if (not ops or graph.output is not ops[-1].output
             or (not ops[-1].elementwise and any(id(v) in input_values for v in ops[-1].inputs))):
         cp = Copy()
@@ -295,7 +297,7 @@ def render_entry(entry: Entry, num: Numbers) -> tuple[str, set[str]]:
         ctx = OpContext(p=f"{entry.name}__{k}" + (f"_{tag}" if tag else ""), src=src, dst=dst, num=num)
         mod = env.get_template(op.template).make_module({"T": "FLOAT_T"})
         data = str(mod.data(op, ctx)) if hasattr(mod, "data") else ""
-        body = str(mod.body(op, ctx))
+        body = str(getattr(mod, "body")(op, ctx))  # noqa: B009  (jinja module attributes are dynamic)
         parts.append({"op": op.describe() + (f" ({label})" if label else ""), "data": data.strip("\n"),
                       "body": body.strip("\n")})
         helpers.update(op.helpers)
@@ -307,7 +309,7 @@ def render_entry(entry: Entry, num: Numbers) -> tuple[str, set[str]]:
         parts=parts,
         buffers=sizes,
         inputs=inputs,
-        n_out=g.output.width,
+        n_out=plan[-1][0].output.width,
         hot=hot,
         extra=entry.extra,
     )
@@ -326,8 +328,8 @@ def render_file(entries: Sequence[Entry], *, float_t: str, copyright: str | None
         bodies.append(text)
         helpers |= h
     helper_text = []
-    for h in sorted(helpers):
-        helper_text.append(env.get_template(f"helpers/{h}.c.j2").render(c=num, T="FLOAT_T").strip("\n"))
+    for name in sorted(helpers):
+        helper_text.append(env.get_template(f"helpers/{name}.c.j2").render(c=num, T="FLOAT_T").strip("\n"))
     protos = []
     for e in entries:
         protos.append(env.get_template("prototypes.h.j2").render(

@@ -77,7 +77,7 @@ def _reference_options(options, sym: str, obj) -> dict:
     innermost last Pipeline step (the one whose output it mirrors)."""
     from sklearn.pipeline import Pipeline
 
-    path = (sym,)
+    path: tuple[str, ...] = (sym,)
     while isinstance(obj, Pipeline) and obj.steps:
         name, obj = obj.steps[-1]
         path += (name,)

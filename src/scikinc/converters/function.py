@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 import re
 import warnings
+from typing import NoReturn
 
 import numpy as np
 from sklearn.preprocessing import FunctionTransformer
@@ -85,12 +86,12 @@ class _Parser:
             m = _TOKEN.match(text, pos)
             if m is None or m.end() == pos:
                 self.fail(f"unexpected character {text[pos]!r} at position {pos}")
-            kind = m.lastgroup
+            kind = m.lastgroup or ""
             self.toks.append((kind, m.group(kind), m.start(kind)))
             pos = m.end()
         self.i = 0
 
-    def fail(self, msg):
+    def fail(self, msg) -> NoReturn:
         raise ConversionError(f"{self.what} {self.text!r}: {msg}. Allowed: numbers, x, + - * / ( ), "
                               f"and the math.h functions {', '.join(sorted(MATH_FUNCTIONS))}")
 

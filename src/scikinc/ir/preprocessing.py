@@ -76,7 +76,7 @@ class Expr(Op):
     def __init__(self, tree, text: str = ""):
         self.tree = tree
         self.text = text
-        helpers = set()
+        helpers: set[str] = set()
         self._check(tree, helpers)
         self.helpers = tuple(sorted(helpers))
 

@@ -35,6 +35,7 @@ def _defaults(fn) -> dict:
 def activation_spec(fn, keras2: bool = False, where: str = "activation"):
     """``(kind, params)`` of a Keras activation function (or name)."""
     kw: dict = {}
+    name: str | None
     if isinstance(fn, str):
         name = fn
     elif fn is None:

@@ -141,7 +141,7 @@ class _Call:
     out_shape: tuple
     model: Any  # the (sub-)model being walked
     ctx: Any
-    g: Graph = None
+    g: Any = None  # the Graph being built
     args: tuple = ()
     kwargs: dict = field(default_factory=dict)
 
@@ -263,7 +263,7 @@ def _apply(call: _Call) -> Value:
     conv = registry.find(layer)
     if conv is None and cls.__module__.split(".")[0] in ("keras", "tf_keras"):
         conv = registry.find_name(builtin_key(cls))
-    if conv is not None:
+    if conv is not None and conv.forward is not None:
         call.ctx.layer_call = call
         try:
             x = call.vals[0] if len(call.vals) == 1 else list(call.vals)

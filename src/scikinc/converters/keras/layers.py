@@ -24,7 +24,7 @@ from .graph import _HOWTO, _is_tensor, _keras2
 # ---------------------------------------------------------------------------
 
 
-def _np(v) -> np.ndarray:
+def _np(v) -> np.ndarray | None:
     if v is None:
         return None
     if hasattr(v, "numpy"):
@@ -33,7 +33,7 @@ def _np(v) -> np.ndarray:
 
 
 def _scalar(v) -> float:
-    a = _np(v).reshape(-1)
+    a = np.asarray(_np(v), dtype=np.float64).reshape(-1)
     if a.size != 1:
         raise ConversionError(f"expected a scalar, got {a.size} values")
     return float(a[0])
