@@ -25,6 +25,8 @@ lgb = pytest.importorskip("lightgbm")
 
 from sklearn.pipeline import Pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
+from util import as_type as _as_type  # noqa: E402
+from util import build, check_contract, rows, same_bits  # noqa: E402
 
 import scikinc  # noqa: E402
 from scikinc.core import build_entries  # noqa: E402
@@ -32,9 +34,6 @@ from scikinc.errors import ConversionError, ModelFileError, OptionError  # noqa:
 from scikinc.ir.boosting import LIGHTGBM_ZERO_THRESHOLD as KZ  # noqa: E402
 from scikinc.ir.evaluate import evaluate  # noqa: E402
 from scikinc.loaders.lightgbm import LightGBMModel  # noqa: E402
-
-from util import as_type as _as_type  # noqa: E402
-from util import build, check_contract, rows, same_bits  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 N_FEATURES = 6
@@ -193,6 +192,22 @@ def test_ir_every_booster(boosters, manycat):
 
 
 @pytest.mark.ir
+def test_ir_booster_class_outputs(boosters):
+    """Boosters of classification objectives: proba, proba_full and class
+    (LightGBM's sklearn wrapper: argmax of the probabilities)."""
+    X, m = boosters
+    R = edge_rows(X)
+    for name in ("binary", "multiclass", "ova", "rf", "rf_multi", "dart", "xentropy"):
+        P = predict(m[name], R)
+        full = np.column_stack([1 - P[:, 0], P[:, 0]]) if P.shape[1] == 1 else P
+        for out, want in (("proba", P), ("proba_full", full), ("class", np.argmax(full, 1)[:, None])):
+            e = build_entries({"m": m[name]}, float_t="double", options={"output": out})
+            close(evaluate(e[0].graph, R), want, 1e-13 if out != "class" else 0)
+    with pytest.raises(OptionError, match="'proba'"):
+        build_entries({"m": m["poisson"]}, options={"m.output": "proba"})
+
+
+@pytest.mark.ir
 def test_ir_mixed_missing_types_and_slots(boosters, manycat):
     """The models really exercise what they are meant to: one feature with
     nodes of two missing types, all three missing types, categorical slots
@@ -204,7 +219,7 @@ def test_ir_mixed_missing_types_and_slots(boosters, manycat):
 
     def types(b):
         return {(int(f), (int(d) >> 2) & 3) for t in parsed(b).trees
-                for f, d in zip(t.split_feature, t.decision_type) if not d & 1}
+                for f, d in zip(t.split_feature, t.decision_type, strict=True) if not d & 1}
 
     mixed = types(m["mixed"])
     assert any(len({mt for g, mt in mixed if g == f}) > 1 for f in range(N_FEATURES)), mixed
@@ -441,7 +456,7 @@ def test_compiled_wrappers(tmp_path, wrappers):
     cases = _wrapper_cases(w)
     fns = build({k: v[0] for k, v in cases.items()}, tmp_path, float_t="double",
                 options={k: v[1] for k, v in cases.items()})
-    for name, (obj, opts, ref) in cases.items():
+    for name, (_, _, ref) in cases.items():
         Rn = _nan_free_for(name, R)
         want = np.asarray(ref(Rn), np.float64).reshape(len(Rn), -1)
         close(fns[name](Rn), want, 1e-12)

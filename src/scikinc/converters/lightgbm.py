@@ -201,7 +201,7 @@ def _objective(m: LightGBMModel) -> str | None:
 
 def _sigmoid_param(m: LightGBMModel) -> float:
     try:
-        s = float(m.objective_params.get("sigmoid", 1.0))  # type: ignore[arg-type]
+        s = float(str(m.objective_params.get("sigmoid", 1.0)))
     except (TypeError, ValueError):
         raise ConversionError(f"objective {m.objective}: invalid sigmoid parameter "
                               f"{m.objective_params.get('sigmoid')!r}") from None
@@ -239,6 +239,7 @@ def _convert(obj, g, x, ctx, kind: str):
     o = _objective(m)
     K = m.num_tree_per_iteration
     is_class = o in CLASSIFICATION
+    allowed: tuple[str, ...]
     if kind == "classifier":
         allowed = ("proba", "proba_full", "class") + _RAW + ("leaves",) if is_class else _RAW + ("leaves",)
         out = output_option(ctx, obj, allowed, "proba" if is_class else "raw")

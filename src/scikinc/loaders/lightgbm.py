@@ -66,7 +66,7 @@ class LightGBMModel:
     def n_features_in_(self) -> int:
         return self.max_feature_idx + 1
 
-    def first_iterations(self, k: int) -> "LightGBMModel":
+    def first_iterations(self, k: int) -> LightGBMModel:
         """A copy holding the trees of the first ``k`` iterations only."""
         m = copy.copy(self)
         m.trees = self.trees[:k * self.num_tree_per_iteration]
