@@ -50,13 +50,15 @@ test: .stamp-install-test
 bench: .stamp-install-bench
 	$(PYTHON) -m benchmarks
 
-# Every tool runs even when an earlier one reports findings (make -k style);
-# the target fails if any of them failed.
+# Every tool runs even when an earlier one reports findings; the target fails
+# if any of them failed.  (The sub-make goes through a variable so that
+# `make -n check` only prints the recipe instead of running it.)
+RUNTIME_FORMAT_CHECK = $(MAKE) -C runtime format-check
 check: .stamp-install-dev
 	@status=0; \
 	$(PYTHON) -m ruff check src tests benchmarks examples || status=1; \
 	$(PYTHON) -m mypy src/scikinc || status=1; \
-	$(MAKE) -C runtime format-check || status=1; \
+	$(RUNTIME_FORMAT_CHECK) || status=1; \
 	exit $$status
 
 runtime:
