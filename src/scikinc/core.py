@@ -103,7 +103,7 @@ class Context:
         if isinstance(obj, BaseEstimator):
             steps = getattr(obj, "steps", None)
             if isinstance(steps, list) and steps and not isinstance(steps[-1][1], BaseEstimator):
-                # sklearn < 1.6 judges a Pipeline by its last step's trailing-underscore
+                # older sklearn (1.4, at least) judges a Pipeline by its last step's trailing-underscore
                 # attributes: a fitted Keras model has none; the parts are checked one by one
                 return
             try:
