@@ -103,10 +103,12 @@ def test_compile_subcommand(files, tmp_path):
     (["corrupt.pkl"], "cannot read the model"),
     (["unfitted.pkl"], "is not fitted"),
     (["dict.pkl"], "Supported classes: "),
-    (["model.txt"], "unknown model file type"),
+    (["model.dat"], "unknown model file type"),
+    (["model.txt"], "not a LightGBM model file"),
     (["9bad=mm.joblib"], "invalid symbol name '9bad'"),
     (["exp=mm.joblib"], "invalid symbol name 'exp'"),
     (["std=mm.joblib"], "invalid symbol name 'std'"),
+    (["gamma=mm.joblib"], "invalid symbol name 'gamma'"),  # glibc declares gamma(), j0(), y1()...
     (["a-b=mm.joblib"], "invalid symbol name 'a-b'"),
     (["x=mm.joblib", "x=my-scaler.pkl"], "duplicate symbol 'x'"),
     (["x_inverse=mm.joblib", "x=my-scaler.pkl"], "duplicate symbol 'x_inverse'"),
@@ -128,6 +130,7 @@ def test_compile_subcommand(files, tmp_path):
 def test_errors(files, args, message):
     d, *_ = files
     (d / "model.txt").write_text("hello")
+    (d / "model.dat").write_text("hello")
     r = run(*args, cwd=d)
     assert r.returncode != 0
     assert message in r.stderr, r.stderr

@@ -63,6 +63,7 @@ from util import rows
 
 import scikinc
 from scikinc import reference
+from scikinc.errors import InputError
 from scikinc.core import build_entries
 from scikinc.ir import Activation, Binary, Concat, Constant, Dense, Gather, Graph, Op, Softmax
 from scikinc.ir.evaluate import EVALUATORS, evaluate
@@ -312,7 +313,7 @@ def test_bad_inputs_give_clear_errors():
         evaluate(g, np.array([["a"] * 5]))
     with pytest.raises(ValueError, match="dtype must be np.float32, np.float64 or np.longdouble"):
         evaluate(g, X, dtype=np.int32)
-    with pytest.raises(TypeError, match="expected a scikinc.ir.Graph, got list"):
+    with pytest.raises(InputError, match="expected a scikinc.ir.Graph, got list"):
         evaluate([g], X)
     empty = Graph(3)
     with pytest.raises(ValueError, match="the graph has no output"):

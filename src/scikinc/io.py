@@ -28,7 +28,8 @@ main memcpy memmove memset strlen abs size_t std
 _MATH = """acos asin atan atan2 cos sin tan acosh asinh atanh cosh sinh tanh exp exp2 expm1
 frexp ldexp log log10 log1p log2 logb modf scalbn cbrt fabs hypot pow sqrt erf erfc lgamma
 tgamma ceil floor nearbyint rint lrint round lround trunc fmod remainder copysign nan
-nextafter fdim fmax fmin fma isnan isinf isfinite signbit fpclassify""".split()
+nextafter fdim fmax fmin fma isnan isinf isfinite signbit fpclassify
+gamma j0 j1 jn y0 y1 yn drem finite significand""".split()
 for _f in _MATH:
     RESERVED.update({_f, _f + "f", _f + "l"})
 
@@ -163,6 +164,8 @@ def load_model_file(path: str | Path, **opts) -> Any:
         from .loaders import lightgbm  # noqa: F401
     if suffix == ".cbm":  # CatBoost binary models (CatBoost's own loader; .json: via the XGBoost sniffer)
         from .loaders import catboost  # noqa: F401
+    if suffix in (".json", ".ubj"):  # XGBoost models (no xgboost needed; other JSON models: sniffed there)
+        from .loaders import xgboost  # noqa: F401
     loader = _LOADERS.get(suffix)
     if loader is None:
         known = ", ".join(sorted(k for k in _LOADERS if k != "<dir>"))
