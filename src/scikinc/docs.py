@@ -20,6 +20,8 @@ def _family(key: str) -> str:
         return "scikit-learn"
     if key.startswith("lightgbm.") or key == "scikinc.loaders.lightgbm.LightGBMModel":
         return "LightGBM"
+    if key.startswith("catboost."):
+        return "CatBoost"
     if key.startswith("scikinc."):
         return "scikinc"
     return "plug-in"
@@ -41,7 +43,7 @@ def tables() -> str:
         notes = c.notes.replace("|", "\\|")
         rows.setdefault(fam, []).append(f"| `{cls}` | `{public}` | {inv} | {notes} |")
     out = []
-    for fam in ("scikit-learn", "Keras", "LightGBM", "scikinc"):
+    for fam in ("scikit-learn", "Keras", "LightGBM", "CatBoost", "scikinc"):
         if fam not in rows:
             continue
         out.append(f"**{fam}**\n")

@@ -67,6 +67,10 @@ def predict(obj, X, *, rnd=None, options=None) -> np.ndarray:
         return Y
     if _is_keras(obj):
         return _2d(np.asarray(obj(X.astype(np.float32))))
+    if type(obj).__module__.startswith("catboost."):
+        from .converters.catboost import reference_predict
+
+        return reference_predict(obj, X, options)
     from sklearn.base import BaseEstimator, is_classifier
     from sklearn.pipeline import Pipeline
 

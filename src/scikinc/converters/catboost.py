@@ -203,7 +203,13 @@ def _nonsymmetric_tree(t: dict, flat: dict, nan_left: dict, n_dim: int | None, k
     preorder, where a split node with exactly one leaf child holds that leaf
     (numbered when the node is reached, before its other subtree), and a
     split node with two leaf children gets two leaf nodes (left, then right)."""
-    feature, threshold, left, right, nl, leaf_id, values = [], [], [], [], [], [], []
+    feature: list[int] = []
+    threshold: list[float] = []
+    left: list[int] = []
+    right: list[int] = []
+    nl: list[bool] = []
+    leaf_id: list[int] = []
+    values: list[np.ndarray | None] = []
 
     def is_leaf(node):
         return "split" not in node
@@ -245,12 +251,15 @@ def _nonsymmetric_tree(t: dict, flat: dict, nan_left: dict, n_dim: int | None, k
         stack += [(rnode, ri), (lnode, li)]
     if len(feature) == 1:
         leaf_id[0] = 0
+    if n_dim is None:  # pragma: no cover - every tree has a leaf
+        raise ConversionError(f"CatBoost tree {k} has no leaves")
     value = np.zeros((len(feature), n_dim))
-    for i, v in enumerate(values):
-        if v is not None:
-            value[i] = v
-    return Tree(feature=feature, threshold=threshold, left=left, right=right, value=value, nan_left=nl,
-                leaf_id=np.asarray(leaf_id, np.int64)), n_dim
+    for i, vec in enumerate(values):
+        if vec is not None:
+            value[i] = vec
+    return Tree(feature=np.asarray(feature, np.int64), threshold=np.asarray(threshold, np.float64),
+                left=np.asarray(left, np.int64), right=np.asarray(right, np.int64), value=value,
+                nan_left=np.asarray(nl, bool), leaf_id=np.asarray(leaf_id, np.int64)), n_dim
 
 
 def parse_model(d: dict, cls: str = "CatBoost") -> CatBoostModel:
@@ -392,18 +401,20 @@ def _regression(m: CatBoostModel, g, raw, cls: str):
     return raw
 
 
+def _kind(obj) -> str:
+    """classifier / regressor / ranker / generic: the CatBoost class ``obj`` is (or derives from)."""
+    return next((CLASSES[c.__name__] for c in type(obj).__mro__
+                 if c.__module__ + "." == _MOD and c.__name__ in CLASSES), "generic")
+
+
 def catboost_model(obj, g, x, ctx):
     cls = _name(obj)
-    kind = next((CLASSES[c.__name__] for c in type(obj).__mro__
-                 if c.__module__ + "." == _MOD and c.__name__ in CLASSES), "generic")
+    kind = _kind(obj)
     m = parse_model(model_json(obj), cls)
     if m.n_features != x.width:
         raise ConversionError(f"{cls}: the model's trees read {m.n_features} features, its input has {x.width}")
     classification = m.loss in CLASSIFICATION_LOSSES
     if kind == "classifier":
-        if not classification:
-            raise ConversionError(f"{cls}: unsupported loss {m.loss!r}; classifiers with losses "
-                                  f"{', '.join(CLASSIFICATION_LOSSES)} can be converted")
         allowed = ("proba", "proba_full", "decision_function", "raw", "class", "leaves")
         default = "proba"
     else:
@@ -412,6 +423,10 @@ def catboost_model(obj, g, x, ctx):
             allowed += ("proba", "proba_full", "class")
         default = "predict"
     out = output_option(ctx, obj, allowed, default)
+    if out in ("proba", "proba_full", "class") and not classification:  # a custom objective
+        raise ConversionError(f"{cls}: loss {m.loss!r} is not one of {', '.join(CLASSIFICATION_LOSSES)}: its "
+                              f"output={out!r} is unknown; output='decision_function' (the raw score) or "
+                              "'leaves' can be converted")
     if out == "proba_full" and m.loss not in BINARY_LOSSES:
         raise ConversionError(f"{cls}: output='proba_full' is for binary losses; {m.loss} gives one "
                               "probability per class already (output='proba')")
@@ -429,6 +444,38 @@ def catboost_model(obj, g, x, ctx):
     return raw  # CatBoost / CatBoostRanker .predict(): RawFormulaVal
 
 
+def reference_predict(obj, X, options=None) -> np.ndarray:
+    """What the C function of ``obj`` computes, by CatBoost itself (for
+    :func:`scikinc.reference.predict`, ``scikinC validate``): the ``output``
+    option's prediction type, as rows x columns."""
+    out = (options or {}).get("output")
+    X = np.asarray(X, np.float64)
+    n = len(X)
+    kind = _kind(obj)
+    if out is None:
+        out = "proba" if kind == "classifier" else "predict"
+    if out == "leaves":
+        return np.asarray(obj.calc_leaf_indexes(X), np.float64).reshape(n, -1)
+    if out in ("raw", "decision_function"):
+        return np.asarray(obj.predict(X, prediction_type="RawFormulaVal"), np.float64).reshape(n, -1)
+    if out == "class":
+        labels = list(obj.classes_)
+        pred = np.asarray(obj.predict(X, prediction_type="Class")).reshape(-1)
+        return np.array([labels.index(v) for v in pred], np.float64)[:, None]
+    if out in ("proba", "proba_full"):
+        P = np.asarray(obj.predict(X, prediction_type="Probability"), np.float64).reshape(n, -1)
+        return P[:, 1:] if out == "proba" and P.shape[1] == 2 and loss_name(obj) in BINARY_LOSSES else P
+    return np.asarray(obj.predict(X), np.float64).reshape(n, -1)
+
+
+def loss_name(obj) -> str:
+    """The loss of a CatBoost object without its parameters (``"Quantile:alpha=0.8"`` -> ``"Quantile"``)."""
+    try:
+        return str(obj.get_all_params().get("loss_function", "")).split(":", 1)[0]
+    except Exception:  # noqa: BLE001
+        return ""
+
+
 _COMMON = ("oblivious and non-symmetric (Depthwise/Lossguide) trees; exact float32 split decisions "
            "(x > border goes right), NaN as the model's nan_mode (Min/Forbidden left, Max right), scale "
            "and bias; .cbm/.json files; categorical/text/embedding features refused; "
@@ -436,13 +483,13 @@ _COMMON = ("oblivious and non-symmetric (Depthwise/Lossguide) trees; exact float
 _NOTES = {
     "CatBoostClassifier": "Logloss/CrossEntropy → P(class 1), MultiClass → softmax, MultiClassOneVsAll and "
                           "MultiLogloss → sigmoid per class; class: raw > logit(probability threshold), "
-                          "argmax; output=proba|proba_full|decision_function|class|leaves; ",
+                          "argmax; output=proba|proba_full|decision_function|raw|class|leaves; ",
     "CatBoostRegressor": "predict as CatBoost: raw (RMSE, MAE, Quantile, MultiRMSE, ...), exp for "
                          "Poisson/Tweedie, [mean, variance] for RMSEWithUncertainty; "
-                         "output=predict|decision_function|leaves; ",
-    "CatBoostRanker": "raw score (YetiRank, PairLogit, QueryRMSE, ...); output=predict|leaves; ",
-    "CatBoost": "predict = RawFormulaVal (any loss; proba/class too for classification losses); "
-                "output=predict|decision_function|leaves; ",
+                         "output=predict|decision_function|raw|leaves; ",
+    "CatBoostRanker": "raw score (YetiRank, PairLogit, QueryRMSE, ...); output=predict|decision_function|raw|leaves; ",
+    "CatBoost": "predict = RawFormulaVal (any loss); output=predict|decision_function|raw|leaves, "
+                "proba|proba_full|class for classification losses; ",
 }
 
 for _c in CLASSES:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..converters.catboost import CLASSIFICATION_LOSSES
+from ..converters.catboost import CLASSIFICATION_LOSSES, loss_name
 from ..errors import ModelFileError
 from ..io import register_loader
 
@@ -37,14 +37,6 @@ def _catboost(path: Path):
     return catboost
 
 
-def _loss_name(model) -> str:
-    try:
-        lf = model.get_all_params().get("loss_function", "")
-    except Exception:  # noqa: BLE001 - an old model without the training parameters
-        lf = ""
-    return str(lf).split(":", 1)[0]
-
-
 def load_catboost(path: Path, fmt: str):
     """A CatBoost model file as CatBoostClassifier / CatBoostRegressor / CatBoostRanker."""
     cb = _catboost(path)
@@ -54,7 +46,9 @@ def load_catboost(path: Path, fmt: str):
     except Exception as e:  # noqa: BLE001 - CatBoostError
         raise ModelFileError(f"{path}: not a CatBoost model CatBoost can read ({type(e).__name__}: "
                              f"{str(e).strip().splitlines()[-1] if str(e).strip() else ''})") from e
-    loss = _loss_name(model)
+    if not model.tree_count_:
+        raise ModelFileError(f"{path}: not a CatBoost model: CatBoost reads it as a model without trees")
+    loss = loss_name(model)
     if loss in CLASSIFICATION_LOSSES:
         return cb.to_classifier(model)
     if loss in RANKING_LOSSES:
