@@ -34,7 +34,7 @@ xgb = pytest.importorskip("xgboost")
 
 from sklearn.pipeline import Pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
-from util import check_contract, rows, same_bits  # noqa: E402
+from util import build, check_contract, rows, same_bits  # noqa: E402
 
 import scikinc  # noqa: E402
 from scikinc.converters.xgboost import _margin  # noqa: E402
@@ -267,6 +267,32 @@ def test_ir_iteration_range_and_multi_target(boosters):
     assert entry({"m": m["quantile"]})[0].graph.output.width == 3
 
 
+@pytest.mark.ir
+def test_ir_older_layouts(boosters, tmp_path):
+    """Documents without iteration_indptr and with a scalar base_score (XGBoost 1.x) convert the same;
+    a vector-leaf tree without leaf_weights is refused."""
+    X, m = boosters
+    R = edge_rows(X, n=1000)
+    for name in ("softprob", "rf", "binary"):
+        doc = json.loads(bytes(m[name].save_raw("json")))
+        model = doc["learner"]["gradient_booster"]["model"]
+        del model["iteration_indptr"]
+        bs = doc["learner"]["learner_model_param"]["base_score"]
+        scalar = json.loads(bs)
+        if len(set(scalar)) == 1:
+            doc["learner"]["learner_model_param"]["base_score"] = repr(float(np.float32(scalar[0])))
+        old = parse_model(json.dumps(doc).encode())
+        assert np.array_equal(old.iteration_indptr, XGBoostModel.from_booster(m[name]).iteration_indptr), name
+        e = entry({"m": old}, {"m": {"output": "raw"}})[0]
+        assert same_bits(evaluate(e.graph, R), evaluate(entry({"m": m[name]}, {"m": {"output": "raw"}})[0].graph, R))
+    doc = json.loads(bytes(m["multi_tree"].save_raw("json")))
+    del doc["learner"]["gradient_booster"]["model"]["trees"][0]["leaf_weights"]
+    p = tmp_path / "old_multi.json"
+    p.write_text(json.dumps(doc))
+    with pytest.raises(ModelFileError, match="leaf_weights"):
+        scikinc.convert(str(p))
+
+
 # ---------------------------------------------------------------------------
 # Compiled tier
 # ---------------------------------------------------------------------------
@@ -311,18 +337,19 @@ def _split_values(m):
     return thr, cats
 
 
-def threshold_rows(models, n=100_000, seed=1, missing=None):
+def threshold_rows(models, n=100_000, seed=1, n_features=N_FEATURES, cat=CAT, missing=None):
     """Rows whose every value is, at random, a split condition, one float32 ulp or one float64 ulp below or
     above it, a listed category (+- 0.5, as float32 neighbours), a category edge value, NaN, +-inf, 0, -0,
     the missing= value and its float32 twins, or a random value."""
     thr, cats = _split_values(models)
     rng = np.random.default_rng(seed)
-    R = np.empty((n, N_FEATURES))
+    R = np.empty((n, n_features))
     special = [np.nan, np.inf, -np.inf, 0.0, -0.0]
     if missing is not None:
-        special += [missing, float(np.nextafter(missing, np.inf)), float(np.nextafter(np.float32(missing),
-                                                                                       np.float32(np.inf)))]
-    for f in range(N_FEATURES):
+        m32 = np.float32(missing)
+        special += [missing, float(np.nextafter(missing, np.inf)), float(np.nextafter(missing, -np.inf)),
+                    float(np.nextafter(m32, np.float32(np.inf))), float(np.nextafter(m32, np.float32(-np.inf)))]
+    for f in range(n_features):
         pool = list(special)
         for t in thr.get(f, ()):
             t32 = np.float32(t)
@@ -331,7 +358,7 @@ def threshold_rows(models, n=100_000, seed=1, missing=None):
         for c in cats.get(f, ()):
             pool += [c, c + 0.5, c - 0.5, float(np.nextafter(np.float32(c), np.float32(-1))),
                      float(np.nextafter(float(c), np.inf))]
-        if f in CAT:
+        if f in cat:
             pool += [-1.0, -0.5, -1e-45, 2.0 ** 24, 2.0 ** 24 - 1, 2.0 ** 24 - 0.5, 1e30, 500.0, 12.0]
         pool = np.array(pool)
         R[:, f] = pool[rng.integers(0, len(pool), n)]
@@ -340,45 +367,56 @@ def threshold_rows(models, n=100_000, seed=1, missing=None):
     return R
 
 
-def _finite(R):
-    return np.isfinite(R).all(1) | np.isnan(R).any(1) & ~np.isinf(R).any(1)
+def _check_exact(fns, name, b, R, leaves_ref, margin_ref, n_out, dt):
+    """Every strategy's leaves agree; pred_leaf on the rows without +-inf (DMatrix refuses them);
+    XGBoost's margin is the float32 sum of the leaves; the C's raw output their double sum."""
+    leaves = fns[f"{name}_ifelse"](R)
+    for cg in ("table", "bitvector", "branchfree"):
+        if f"{name}_{cg}" in fns:
+            assert np.array_equal(fns[f"{name}_{cg}"](R), leaves), (name, cg)
+    fin = ~np.isinf(R.astype(np.float64)).any(1)
+    assert np.array_equal(leaves[fin], leaves_ref(fin)), name
+    rows_, margin = margin_ref(fin)
+    assert same_bits(margin.reshape(-1, n_out).astype(np.float32),
+                     resum(b, leaves[rows_].astype(np.float64), np.float32)), name
+    want = resum(b, leaves.astype(np.float64), np.float64)
+    assert same_bits(fns[f"{name}_raw"](R), want.astype(dt)), name
 
 
 @pytest.mark.parametrize("float_t", ["double", "float"])
-def test_exact_decisions_100k(tmp_path, boosters, float_t):
+def test_exact_decisions_100k(tmp_path, boosters, wrappers, float_t):
     X, m = boosters
-    names = ["binary", "softprob", "dart_multi", "multi_tree", "sqerr"]
+    Xn, _, w = wrappers
+    reg = w["reg_missing"]
+    names = ["binary", "softprob", "dart_multi", "multi_tree", "sqerr", "reg_missing"]
+    est = {**m, "reg_missing": reg.get_booster()}
     models, options = {}, {}
     for n in names:
-        models[f"{n}_raw"] = m[n]
+        models[f"{n}_raw"] = reg if n == "reg_missing" else m[n]
         options[f"{n}_raw"] = {"output": "raw", "tree_codegen": "table"}
         codegens = ["ifelse"] + (["table", "bitvector"] if n in ("binary", "softprob") else [])
-        codegens += ["branchfree", "bitvector"] if n == "multi_tree" else []
+        codegens += ["branchfree", "bitvector"] if n in ("multi_tree", "reg_missing") else []
         for cg in codegens:
-            models[f"{n}_{cg}"] = m[n]
+            models[f"{n}_{cg}"] = models[f"{n}_raw"]
             options[f"{n}_{cg}"] = {"output": "leaves", "tree_codegen": cg}
-    fns = check_contract(models, tmp_path, float_t=float_t, options=options)
+    # (the generated code's contract is checked by the other compiled tests: no strict compile here)
+    fns = build(models, tmp_path, float_t=float_t, options=options)
     dt = np.float32 if float_t == "float" else np.float64
-    R = threshold_rows([m[n] for n in names]).astype(dt)
+    R = threshold_rows([est[n] for n in names[:-1]]).astype(dt)
     Rd = R.astype(np.float64)
-    fin = ~np.isinf(Rd).any(1)
-    for n in names:
+    for n in names[:-1]:
         b = m[n]
-        leaves = fns[f"{n}_ifelse"](R)
-        for cg in ("table", "bitvector", "branchfree"):
-            if f"{n}_{cg}" in fns:
-                assert np.array_equal(fns[f"{n}_{cg}"](R), leaves), (n, cg)
-        # pred_leaf (DMatrix refuses +-inf) ...
-        assert np.array_equal(leaves[fin], predict(b, Rd[fin], "leaves")), n
-        # ... and on every row XGBoost's margin is the float32 sum of those leaves
-        xgb_margin = (b.predict(dmatrix(Rd[fin], ft=b.feature_types), output_margin=True) if n.startswith("dart")
-                      else b.inplace_predict(Rd, predict_type="margin")).reshape(-1, XGBoostModel.from_booster(b)
-                                                                                 .n_groups)
-        rows_ = fin if n.startswith("dart") else np.ones(len(R), bool)
-        assert same_bits(xgb_margin.astype(np.float32), resum(b, leaves[rows_].astype(np.float64), np.float32)), n
-        raw = fns[f"{n}_raw"](R)
-        want = resum(b, leaves.astype(np.float64), np.float64)
-        assert same_bits(raw, want.astype(dt)), n
+        n_out = XGBoostModel.from_booster(b).n_groups
+
+        def margin(fin, b=b, n=n):
+            if n.startswith("dart"):  # Booster.predict (inplace_predict of dart rounds differently)
+                return fin, b.predict(dmatrix(Rd[fin], ft=b.feature_types), output_margin=True)
+            return np.ones(len(Rd), bool), b.inplace_predict(Rd, predict_type="margin")
+        _check_exact(fns, n, b, R, lambda fin, b=b: predict(b, Rd[fin], "leaves"), margin, n_out, dt)
+    Rm = threshold_rows([reg.get_booster()], n=30_000, n_features=Xn.shape[1], cat=(), missing=-999.0).astype(dt)
+    Rmd = Rm.astype(np.float64)
+    _check_exact(fns, "reg_missing", reg.get_booster(), Rm, lambda fin: reg.apply(Rmd[fin]),
+                 lambda fin: (np.ones(len(Rmd), bool), reg.predict(Rmd, output_margin=True)), 1, dt)
 
 
 # ---------------------------------------------------------------------------
