@@ -22,6 +22,8 @@ def _family(key: str) -> str:
         return "LightGBM"
     if key.startswith("catboost."):
         return "CatBoost"
+    if key.startswith("xgboost.") or key == "scikinc.loaders.xgboost.XGBoostModel":
+        return "XGBoost"
     if key.startswith("scikinc."):
         return "scikinc"
     return "plug-in"
@@ -43,7 +45,7 @@ def tables() -> str:
         notes = c.notes.replace("|", "\\|")
         rows.setdefault(fam, []).append(f"| `{cls}` | `{public}` | {inv} | {notes} |")
     out = []
-    for fam in ("scikit-learn", "Keras", "LightGBM", "CatBoost", "scikinc"):
+    for fam in ("scikit-learn", "Keras", "XGBoost", "LightGBM", "CatBoost", "scikinc"):
         if fam not in rows:
             continue
         out.append(f"**{fam}**\n")

@@ -408,13 +408,11 @@ def _booster_n_inputs(b) -> int:
 
 
 _COMMON = ("objectives reg:squarederror/squaredlogerror/absoluteerror/pseudohubererror/quantileerror, "
-           "binary:logistic, reg:logistic, binary:logitraw, binary:hinge, count:poisson, reg:gamma, reg:tweedie "
-           "(exp), multi:softprob, multi:softmax, rank:* (margin); base_score (also per class/target) turned into "
-           "the margin in float32 as XGBoost does; gbtree and dart (trees weighted as predict does: exact), "
-           "gblinear refused; multi-target (one tree per target or vector leaves); float32 `x < t` splits, "
-           "NaN / missing= to the default side; categorical splits (input: the category code; the listed "
-           "categories go right, negative/unknown ones left); iteration_range option (default as predict); "
-           "sums in double (XGBoost: float32); tree_codegen option")
+           "reg:logistic, binary:logistic/logitraw/hinge, count:poisson, reg:gamma, reg:tweedie (exp), "
+           "multi:softprob/softmax, rank:*; gbtree, dart (weighted as predict: exact), gblinear refused; "
+           "multi-target; base_score → margin as XGBoost; exact float32 split decisions, NaN/missing= to the "
+           "default side, categorical splits (input: the category code); iteration_range option (default as "
+           "predict); tree_codegen option")
 _OUT = "raw|decision_function (output_margin), leaves (pred_leaf / apply: node id per tree)"
 
 
