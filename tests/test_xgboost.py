@@ -612,6 +612,9 @@ def test_files_and_cli(tmp_path, boosters, wrappers):
     np.save(tmp_path / "rows.npy", R)
     r = run_cli("validate", j, "--data", tmp_path / "rows.npy", "--so", so)
     assert r.returncode == 0, r.stdout + r.stderr
+    # the Python reference of a live Booster (whose predict wants a DMatrix)
+    rep = scikinc.validate(m["softprob"], R, so=so, symbol="multi_model", float_t="float")
+    assert rep.ok and rep.n_bad == 0, str(rep)
 
     # not an XGBoost model / damaged files: clear messages, exit 1
     other = tmp_path / "other.json"

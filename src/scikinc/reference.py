@@ -80,6 +80,10 @@ def predict(obj, X, *, rnd=None, options=None) -> np.ndarray:
                 X = _2d(step.transform(X))
         last = obj.steps[-1][1]
         return X if last is None or last == "passthrough" else predict(last, X, options=options)
+    if type(obj).__module__ == "xgboost.core" and type(obj).__name__ == "Booster":  # predict needs a DMatrix
+        from .loaders.xgboost import XGBoostModel
+
+        obj = XGBoostModel.from_booster(obj)
     out = options.get("output", "proba")
     if out == "decision_function" and hasattr(obj, "decision_function"):
         return _2d(obj.decision_function(X))
