@@ -23,7 +23,7 @@ from sklearn.preprocessing import StandardScaler
 from util import check_contract, rows
 
 import scikinc
-from scikinc.converters.catboost import model_json, parse_model
+from scikinc.converters.catboost import model_json, parse_model, tree_layouts
 from scikinc.core import build_entries
 from scikinc.errors import ConversionError, ModelFileError, NotFittedError, OptionError
 from scikinc.io import load_model_file
@@ -444,3 +444,48 @@ def test_custom_objective_raw_only(tmp_path):
                          options={"raw": {"output": "decision_function"}, "lv": {"output": "leaves"}})
     assert np.array_equal(fns["raw"](R), expected(clf, "raw", R))
     assert np.array_equal(fns["lv"](R), expected(clf, "leaves", R))
+
+
+def test_trees_without_splits(models, tmp_path):
+    """An oblivious tree of depth 0 and a non-symmetric tree that is one leaf
+    (written into CatBoost's JSON and read back by CatBoost): one leaf, index 0."""
+    m, X = models
+    R = noisy_rows(X)
+    d = model_json(m["rmse"])
+    d["oblivious_trees"][1].update(splits=[], leaf_values=[0.125], leaf_weights=[10])
+    (tmp_path / "obl.json").write_text(json.dumps(d))
+    d = model_json(m["depthwise"])
+    d["trees"][2] = {"value": -0.375, "weight": 10}
+    (tmp_path / "ns.json").write_text(json.dumps(d))
+    files = {"obl": tmp_path / "obl.json", "ns": tmp_path / "ns.json"}
+    syms = {f"{k}_{o}": str(p) for k, p in files.items() for o in ("raw", "leaves")}
+    opts = {s: {"output": s.split("_")[1], "tree_codegen": "table" if s.startswith("ns") else "branchfree"}
+            for s in syms}
+    fns = check_contract(syms, tmp_path, float_t="double", X=R, options=opts)
+    for k, p in files.items():
+        cb = load_model_file(p)
+        assert (cb.calc_leaf_indexes(R)[:, 1 if k == "obl" else 2] == 0).all()
+        for o in ("raw", "leaves"):
+            assert np.array_equal(fns[f"{k}_{o}"](R), expected(cb, o, R)), (k, o)
+
+
+def test_nonsymmetric_leaf_ids_from_catboost_layout(models, tmp_path):
+    """A fitted model and the same model read back from JSON number their
+    non-symmetric leaves differently; the ids come from each object's layout."""
+    m, X = models
+    R = noisy_rows(X)
+    m["lossguide"].save_model(str(tmp_path / "lg.json"), format="json")
+    back = load_model_file(tmp_path / "lg.json")
+    fitted_ids, back_ids = expected(m["lossguide"], "leaves", R), expected(back, "leaves", R)
+    assert not np.array_equal(fitted_ids, back_ids)  # CatBoost's own numbering differs
+    graphs = {e.name: e.graph for e in build_entries({"fitted": m["lossguide"], "back": back}, float_t="double",
+                                                     options={"output": "leaves"}, optimize=False)}
+    assert np.array_equal(evaluate(graphs["fitted"], R), fitted_ids)
+    assert np.array_equal(evaluate(graphs["back"], R), back_ids)
+    d = model_json(m["lossguide"])
+    layouts = tree_layouts(m["lossguide"], len(d["trees"]))
+    assert parse_model(d, "C", layouts).leaf_ids and not parse_model(d, "C").leaf_ids
+    with pytest.raises(ConversionError, match="tree 0: the JSON tree and CatBoost's node layout disagree"):
+        parse_model(d, "C", layouts[1:] + layouts[:1])
+    with pytest.raises(ConversionError, match="C: 14 tree layouts for 15 trees"):
+        parse_model(d, "C", layouts[1:])

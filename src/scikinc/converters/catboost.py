@@ -13,8 +13,10 @@ Every tree becomes an ordinary binary :class:`~scikinc.ir.trees.Tree`:
   [x > border_k] << k``, so the complete tree of ``2**d`` leaves, numbered
   left to right, has exactly CatBoost's leaf numbering;
 * a non-symmetric tree (``grow_policy`` Depthwise or Lossguide, the JSON's
-  nested ``"trees"``) keeps its shape; its leaves are numbered as CatBoost's
-  model builder numbers them (see :func:`_nonsymmetric_tree`).
+  nested ``"trees"``) keeps its shape; its leaf ids are read from the
+  object's own node layout (see :func:`_nonsymmetric_tree`: a fitted model
+  and one read from JSON number the same tree's leaves differently), and
+  checked against ``get_leaf_values()``.
 
 Decisions: CatBoost casts the input to float32 and goes right when ``x >
 border`` (float32 borders), i.e. left when ``(float)x <= border``: the
@@ -43,6 +45,7 @@ import math
 import os
 import tempfile
 from dataclasses import dataclass, field
+from typing import NoReturn
 
 import numpy as np
 
@@ -79,6 +82,8 @@ class CatBoostModel:
     bias: np.ndarray
     loss: str
     symmetric: bool
+    #: every tree's leaf_id is CatBoost's leaf index (non-symmetric trees: only with the object's layouts)
+    leaf_ids: bool = True
     threshold: float = 0.5
     class_names: list = field(default_factory=list)
 
@@ -197,12 +202,18 @@ def _split(s: dict, flat: dict, nan_left: dict, k: int):
     return flat[i], float(np.float32(s["border"])), nan_left[i]
 
 
-def _nonsymmetric_tree(t: dict, flat: dict, nan_left: dict, n_dim: int | None, k: int):
+def _nonsymmetric_tree(t: dict, flat: dict, nan_left: dict, n_dim: int | None, k: int, layout=None):
     """A nested JSON tree (``{"split", "left", "right"}`` / ``{"value"}``) in
-    preorder.  Leaf ids as CatBoost's model builder assigns them: nodes in
-    preorder, where a split node with exactly one leaf child holds that leaf
-    (numbered when the node is reached, before its other subtree), and a
-    split node with two leaf children gets two leaf nodes (left, then right)."""
+    preorder.
+
+    The JSON does not say how CatBoost numbers the leaves: a fitted model
+    holds a split node's single leaf child in the node itself, a model read
+    from JSON gives every leaf a node of its own, and ``calc_leaf_indexes``
+    reports the resulting ids.  ``layout`` is the object's own layout of the
+    tree (``(step_nodes, node_to_leaf)``: node ``q``'s children are ``q +
+    step`` or, for a step 0, the leaf ``node_to_leaf[q]``); the JSON tree is
+    walked along it, and every leaf gets its id there.  Without ``layout``
+    the ids are left unknown (``None``)."""
     feature: list[int] = []
     threshold: list[float] = []
     left: list[int] = []
@@ -210,61 +221,101 @@ def _nonsymmetric_tree(t: dict, flat: dict, nan_left: dict, n_dim: int | None, k
     nl: list[bool] = []
     leaf_id: list[int] = []
     values: list[np.ndarray | None] = []
+    steps, node_to_leaf = layout if layout is not None else (None, None)
+
+    def bad(what) -> NoReturn:
+        raise ConversionError(f"CatBoost tree {k}: the JSON tree and CatBoost's node layout disagree ({what})")
 
     def is_leaf(node):
         return "split" not in node
 
     def new(node):
-        i = len(feature)
         feature.append(0)
         threshold.append(0.0)
         left.append(-1)
         right.append(-1)
         nl.append(True)
-        leaf_id.append(0)
+        leaf_id.append(-1)
         values.append(None)
-        return i
+        return len(feature) - 1
 
-    counter = 0
-    root = new(t)
-    stack = [(t, root)]
+    def leaf_of(q):
+        if not 0 <= q < len(node_to_leaf) or node_to_leaf[q] >= 2 ** 31:
+            bad(f"node {q} holds no leaf")
+        return int(node_to_leaf[q])
+
+    # (JSON node, its index here, its node in CatBoost's layout or None when a step 0 put it in its parent)
+    stack: list[tuple[dict, int, int | None]] = [(t, new(t), 0)]
     while stack:
-        node, i = stack.pop()
+        node, i, q = stack.pop()
         if is_leaf(node):
             v = np.atleast_1d(np.asarray(node["value"], np.float64))
-            values[i] = v
             if len(v) == 0 or (n_dim is not None and len(v) != n_dim):
                 raise ConversionError(f"CatBoost tree {k}: leaf of {len(v)} values, expected {n_dim}")
             n_dim = len(v)
-            if leaf_id[i] < 0:  # not numbered by its parent
-                leaf_id[i] = counter
-                counter += 1
+            values[i] = v
+            if steps is not None and q is not None:  # a leaf node of its own
+                if not 0 <= q < len(steps) or tuple(steps[q]) != (0, 0):
+                    bad(f"node {q} is not a leaf")
+                leaf_id[i] = leaf_of(q)
             continue
         feature[i], threshold[i], nl[i] = _split(node["split"], flat, nan_left, k)
         lnode, rnode = node["left"], node["right"]
         li, ri = new(lnode), new(rnode)
         left[i], right[i] = li, ri
-        leaf_id[li] = leaf_id[ri] = -1
-        if is_leaf(lnode) != is_leaf(rnode):  # the one leaf child is numbered here
-            leaf_id[li if is_leaf(lnode) else ri] = counter
-            counter += 1
-        stack += [(rnode, ri), (lnode, li)]
-    if len(feature) == 1:
-        leaf_id[0] = 0
+        cq: list[int | None] = [None, None]
+        if steps is not None:
+            if q is None or not 0 <= q < len(steps) or tuple(steps[q]) == (0, 0):
+                bad(f"split node {q} is missing")
+            for side, (child, ci) in enumerate(((lnode, li), (rnode, ri))):
+                step = int(steps[q][side])
+                if step == 0:  # the leaf held by node q
+                    if not is_leaf(child):
+                        bad(f"node {q} holds a leaf where the JSON has a split")
+                    leaf_id[ci] = leaf_of(q)
+                else:
+                    cq[side] = q + step
+        stack += [(rnode, ri, cq[1]), (lnode, li, cq[0])]
     if n_dim is None:  # pragma: no cover - every tree has a leaf
         raise ConversionError(f"CatBoost tree {k} has no leaves")
     value = np.zeros((len(feature), n_dim))
     for i, vec in enumerate(values):
         if vec is not None:
             value[i] = vec
-    return Tree(feature=np.asarray(feature, np.int64), threshold=np.asarray(threshold, np.float64),
+    is_leaf_arr = np.asarray(left) < 0
+    if steps is None:
+        ids = None
+    else:
+        ids = np.asarray(leaf_id, np.int64)
+        got = np.sort(ids[is_leaf_arr])
+        if not np.array_equal(got, np.arange(len(got))):
+            bad("leaf ids are not 0 .. n_leaves - 1")
+        ids = np.where(is_leaf_arr, ids, 0)
+    tree = Tree(feature=np.asarray(feature, np.int64), threshold=np.asarray(threshold, np.float64),
                 left=np.asarray(left, np.int64), right=np.asarray(right, np.int64), value=value,
-                nan_left=np.asarray(nl, bool), leaf_id=np.asarray(leaf_id, np.int64)), n_dim
+                nan_left=np.asarray(nl, bool), leaf_id=ids)  # ids None: node numbers (leaf_ids False)
+    return tree, n_dim
 
 
-def parse_model(d: dict, cls: str = "CatBoost") -> CatBoostModel:
+def tree_layouts(obj, n_trees: int):
+    """CatBoost's own node layout of every non-symmetric tree of ``obj``
+    (``_get_tree_step_nodes`` / ``_get_tree_node_to_leaf``), or None when this
+    CatBoost does not expose it."""
+    steps = getattr(obj, "_get_tree_step_nodes", None)
+    n2l = getattr(obj, "_get_tree_node_to_leaf", None)
+    if not (callable(steps) and callable(n2l)):
+        return None
+    try:
+        return [(list(steps(k)), list(n2l(k))) for k in range(n_trees)]
+    except Exception:  # noqa: BLE001 - a CatBoost without these internals
+        return None
+
+
+def parse_model(d: dict, cls: str = "CatBoost", layouts=None) -> CatBoostModel:
     """The trees and numbers of a CatBoost JSON dump (refusing what cannot be
-    converted exactly, with the feature named)."""
+    converted exactly, with the feature named).  ``layouts``: see
+    :func:`tree_layouts` (non-symmetric trees: their leaf ids; without it
+    ``leaf_ids`` is False)."""
     if not is_catboost_json(d):
         raise ConversionError(f"{cls}: not a CatBoost JSON model (no features_info / oblivious_trees / trees)")
     fi = d["features_info"]
@@ -300,9 +351,13 @@ def parse_model(d: dict, cls: str = "CatBoost") -> CatBoostModel:
         raise ConversionError(f"{cls}: the model has no trees")
     trees: list[Tree] = []
     n_dim = None
-    make = _oblivious_tree if symmetric else _nonsymmetric_tree
+    if not symmetric and layouts is not None and len(layouts) != len(raw_trees):
+        raise ConversionError(f"{cls}: {len(layouts)} tree layouts for {len(raw_trees)} trees")
     for k, t in enumerate(raw_trees):
-        tree, n_dim = make(t, flat, nan_left, n_dim, k)
+        if symmetric:
+            tree, n_dim = _oblivious_tree(t, flat, nan_left, n_dim, k)
+        else:
+            tree, n_dim = _nonsymmetric_tree(t, flat, nan_left, n_dim, k, None if layouts is None else layouts[k])
         trees.append(tree)
     assert n_dim is not None
     sb = d.get("scale_and_bias") or [1.0, [0.0]]
@@ -316,7 +371,30 @@ def parse_model(d: dict, cls: str = "CatBoost") -> CatBoostModel:
     threshold = float(info.get("binclass_probability_threshold", 0.5))
     class_names = list((info.get("class_params") or {}).get("class_names") or [])
     return CatBoostModel(trees=trees, n_features=n_features, n_dim=n_dim, scale=scale, bias=bias,
-                         loss=_loss(d), symmetric=symmetric, threshold=threshold, class_names=class_names)
+                         loss=_loss(d), symmetric=symmetric, leaf_ids=symmetric or layouts is not None,
+                         threshold=threshold, class_names=class_names)
+
+
+def check_leaf_values(obj, m: CatBoostModel) -> None:
+    """Every leaf's value (from the JSON) is the one CatBoost holds at its
+    leaf id (``get_leaf_values()``): the leaf ids are CatBoost's."""
+    try:
+        vals = np.asarray(obj.get_leaf_values(), np.float64)
+        counts = np.asarray(obj.get_tree_leaf_counts(), np.int64)
+    except Exception:  # noqa: BLE001
+        return
+    if len(counts) != len(m.trees) or counts.sum() * m.n_dim != len(vals):
+        raise ConversionError(f"{type(obj).__name__}: CatBoost reports {len(counts)} trees / {len(vals)} leaf "
+                              f"values, its JSON dump {len(m.trees)} trees")
+    off = 0
+    for k, (t, c) in enumerate(zip(m.trees, counts.tolist(), strict=True)):
+        tv = vals[off:off + c * m.n_dim].reshape(c, m.n_dim)
+        off += c * m.n_dim
+        leaf = t.left < 0
+        ids = np.asarray(t.leaf_id)[leaf]
+        if ids.max() >= c or not np.array_equal(tv[ids], t.value[leaf]):
+            raise ConversionError(f"{type(obj).__name__}: tree {k}: the leaf values of CatBoost's JSON dump and "
+                                  "of its leaf indices disagree")
 
 
 # ---------------------------------------------------------------------------
@@ -410,7 +488,11 @@ def _kind(obj) -> str:
 def catboost_model(obj, g, x, ctx):
     cls = _name(obj)
     kind = _kind(obj)
-    m = parse_model(model_json(obj), cls)
+    d = model_json(obj)
+    layouts = None if "oblivious_trees" in d else tree_layouts(obj, len(d.get("trees") or []))
+    m = parse_model(d, cls, layouts)
+    if m.leaf_ids:
+        check_leaf_values(obj, m)
     if m.n_features != x.width:
         raise ConversionError(f"{cls}: the model's trees read {m.n_features} features, its input has {x.width}")
     classification = m.loss in CLASSIFICATION_LOSSES
@@ -431,6 +513,9 @@ def catboost_model(obj, g, x, ctx):
         raise ConversionError(f"{cls}: output='proba_full' is for binary losses; {m.loss} gives one "
                               "probability per class already (output='proba')")
     if out == "leaves":
+        if not m.leaf_ids:
+            raise ConversionError(f"{cls}: output='leaves' needs CatBoost's node layout of the non-symmetric "
+                                  "trees (_get_tree_step_nodes), which this CatBoost does not give")
         return g.add(_ensemble(m, ctx, leaves=True), x)
     if out == "class":
         return _classes(m, g, x, ctx, cls)
