@@ -161,20 +161,26 @@ def leaf_values(doc, t, leaf_ids):
     return np.asarray(tree["split_conditions"], np.float32)[leaf_ids][:, None]
 
 
-def resum(b, leaves, dtype, rng=(0, 0)):
+def resum(b, leaves, dtype, rng=(0, 0), inplace=False):
     """base margin + the leaf values of ``leaves`` (pred_leaf layout) summed
-    tree by tree in ``dtype``, XGBoost's order (dart: float32(leaf * weight))."""
+    tree by tree in ``dtype``, XGBoost's order (dart: float32(leaf * weight) as
+    Booster.predict; ``inplace``: float32((float32(base + leaf) - base) * weight)
+    as inplace_predict, which the scikit-learn wrappers' predict calls)."""
     doc = model_json(b)
     mdl = XGBoostModel(json.loads(bytes(b.save_raw("json"))), b"", "json")
     n_out = mdl.n_groups
     lo = int(mdl.iteration_indptr[rng[0]])
     hi = int(mdl.iteration_indptr[rng[1] or mdl.n_iterations])
-    acc = np.tile(_margin(mdl, n_out).astype(np.float32).astype(dtype), (len(leaves), 1))
+    base = _margin(mdl, n_out).astype(np.float32)
+    acc = np.tile(base.astype(dtype), (len(leaves), 1))
     gb = doc["gradient_booster"]
     w = np.asarray(gb["weight_drop"], np.float32) if gb["name"] == "dart" else None
     for j, t in enumerate(range(lo, hi)):
         v = leaf_values(doc, t, leaves[:, j].astype(np.int64))
-        if w is not None:
+        if w is not None and inplace:
+            bk = base if mdl.multi_target_trees else base[int(mdl.tree_info[t])]
+            v = (((bk + v).astype(np.float32) - bk).astype(np.float32) * w[t]).astype(np.float32)
+        elif w is not None:
             v = (v * w[t]).astype(np.float32)
         if mdl.multi_target_trees:
             acc = acc + v.astype(dtype)
@@ -448,6 +454,9 @@ def wrappers():
     w["ranker"] = xgb.XGBRanker(**kw).fit(Xn, ymc, qid=np.repeat(np.arange(25), 100))
     w["rf_clf"] = xgb.XGBRFClassifier(n_estimators=5, max_depth=4, n_jobs=1, random_state=0).fit(Xn, ymc)
     w["rf_reg"] = xgb.XGBRFRegressor(n_estimators=5, max_depth=4, n_jobs=1, random_state=0).fit(Xn, f)
+    dart = dict(booster="dart", rate_drop=0.3, skip_drop=0.0)
+    w["dart_reg"] = xgb.XGBRegressor(**kw, **dart).fit(Xn, f)
+    w["dart_clf"] = xgb.XGBClassifier(**kw, **dart).fit(Xn, ymc)
     return Xn, Xm, w
 
 
@@ -493,6 +502,17 @@ def test_ir_wrappers(wrappers):
             assert (got != want).mean() < (1e-3 if out == "class" else 1e-12), (name, out)
         else:
             close(got, want, 2e-5)
+    # dart through inplace_predict (the wrappers' predict): its own float32 weighting, bit for bit
+    for name in ("dart_reg", "dart_clf"):
+        est = w[name]
+        leaves = evaluate(entry({"m": est}, {"m": {"output": "leaves"}})[0].graph, R)
+        b = est.get_booster()
+        assert same_bits(est.predict(R, output_margin=True).reshape(len(R), -1).astype(np.float32),
+                         resum(b, leaves, np.float32, inplace=True)), name
+        raw = evaluate(entry({"m": est}, {"m": {"output": "raw"}})[0].graph, R)
+        assert same_bits(raw, resum(b, leaves, np.float64, inplace=True)), name
+        if name == "dart_reg":  # (a large intercept: the two weightings differ)
+            assert not same_bits(raw, resum(b, leaves, np.float64))
     # the scikit-learn default outputs: predict_proba (binary: P(class 1)) / predict
     e = entry({"c": w["clf_bin"], "r": w["reg_missing"]})
     close(evaluate(e[0].graph, R), w["clf_bin"].predict_proba(R)[:, 1:])

@@ -30,8 +30,10 @@ The intercept (``base_score``, stored in the objective's output space; a
 vector for multi-class / multi-target models since XGBoost 2) is turned into
 the margin as XGBoost does it in float32 (logistic: ``-logf(1/b - 1)``;
 poisson/gamma/tweedie: ``logf(b)``; others: ``b``).  ``dart`` trees are
-weighted as ``predict`` weights them (``float32(leaf * weight_drop)``):
-exact.  Multi-target models (``num_target > 1``) are supported with one tree
+weighted as XGBoost weights them: ``float32(leaf * weight_drop)`` for a
+Booster (``predict``), ``float32((float32(base + leaf) - base) *
+weight_drop)`` for the scikit-learn wrappers (their ``predict`` calls
+``inplace_predict``): exact both ways.  Multi-target models (``num_target > 1``) are supported with one tree
 per target (``multi_strategy="one_output_per_tree"``) and with vector-leaf
 trees (``"multi_output_tree"``).  ``gblinear`` is refused.
 
@@ -223,8 +225,11 @@ class _Slots:
         return np.array([XGBOOST_CAT_MISSING] + sorted(self.codes[s]), np.float64)
 
 
-def _trees(m: XGBoostModel, lo: int, hi: int):
-    """``(input op, trees, offsets, categorical slots)`` of trees ``lo:hi``."""
+def _trees(m: XGBoostModel, lo: int, hi: int, dart_base=None):
+    """``(input op, trees, offsets, categorical slots)`` of trees ``lo:hi``.
+    ``dart_base``: None for dart trees weighted as ``Booster.predict`` does,
+    else the float32 margins of the intercept, for ``inplace_predict``'s
+    weighting (the scikit-learn wrappers' predict)."""
     src = m.trees[lo:hi]
     slots = _Slots()
     orders = []
@@ -248,8 +253,15 @@ def _trees(m: XGBoostModel, lo: int, hi: int):
         left = np.where(leaf, -1, [pos.get(int(c), -1) for c in t.left[idx]])
         right = np.where(leaf, -1, [pos.get(int(c), -1) for c in t.right[idx]])
         value = t.leaf[idx]
-        if m.weight_drop is not None:  # dart: predict adds float32(leaf * weight) per tree
-            value = (value.astype(np.float32) * np.float32(m.weight_drop[k])).astype(np.float32)
+        if m.weight_drop is not None:
+            w = np.float32(m.weight_drop[k])
+            value = value.astype(np.float32)
+            if dart_base is None:  # Booster.predict adds float32(leaf * weight)
+                value = (value * w).astype(np.float32)
+            else:  # inplace_predict: each tree's prediction p = base + leaf, then adds (p - base) * weight
+                b = (dart_base.reshape(1, -1) if m.multi_target_trees
+                     else np.full((1, 1), dart_base[int(m.tree_info[k])])).astype(np.float32)
+                value = ((((b + value).astype(np.float32) - b).astype(np.float32)) * w).astype(np.float32)
         value = np.where(leaf[:, None], value, 0).astype(np.float64)
         # x < t (float32)  <=>  x <= the float32 below t
         thr = np.nextafter(t.threshold[idx].astype(np.float32), np.float32(-np.inf)).astype(np.float64)
@@ -287,7 +299,7 @@ def _trees(m: XGBoostModel, lo: int, hi: int):
     return pre, trees, offsets, categorical
 
 
-def _ensemble(m: XGBoostModel, ctx, g, x, *, missing, rng, leaves=False, final=None):
+def _ensemble(m: XGBoostModel, ctx, g, x, *, missing, rng, inplace=False, leaves=False, final=None):
     """The input op (if any) and the ensemble of the iterations ``rng``, applied to ``x``."""
     if m.booster not in ("gbtree", "dart"):
         raise ConversionError(f"{m.source}: booster {m.booster!r} is not supported (gblinear is a linear model, "
@@ -295,7 +307,8 @@ def _ensemble(m: XGBoostModel, ctx, g, x, *, missing, rng, leaves=False, final=N
     n_out = m.n_groups
     lo, hi = (int(m.iteration_indptr[rng[0]]), int(m.iteration_indptr[rng[1]]))
     n_in = m.num_feature
-    pre, trees, offsets, categorical = _trees(m, lo, hi)
+    dart_base = _margin(m, n_out).astype(np.float32) if inplace and m.weight_drop is not None else None
+    pre, trees, offsets, categorical = _trees(m, lo, hi, dart_base)
     missing = float(np.float32(missing))
     if len(pre["cat_src"]) or len(pre["member_src"]) or not math.isnan(missing):
         op = XGBoostInput(n_in, missing, **pre)
@@ -368,6 +381,9 @@ def _source(obj):
 
 def _convert(obj, g, x, ctx):
     m, kind, missing, default_range = _source(obj)
+    # dart: the scikit-learn wrappers predict through inplace_predict, a Booster through predict(DMatrix);
+    # they weight the trees with different float32 roundings, both reproduced exactly
+    how = dict(missing=missing, inplace=kind != "booster")
     if m.booster not in ("gbtree", "dart"):
         raise ConversionError(f"{m.source}: booster {m.booster!r} is not supported (gblinear is a linear model, "
                               "not trees); only gbtree and dart models can be converted")
@@ -382,15 +398,15 @@ def _convert(obj, g, x, ctx):
     out = output_option(ctx, obj, allowed, default)
     rng = _iteration_range(m, ctx, default_range)
     if out == "leaves":
-        return _ensemble(m, ctx, g, x, missing=missing, rng=rng, leaves=True)
+        return _ensemble(m, ctx, g, x, rng=rng, **how, leaves=True)
     multiclass = o in MULTICLASS
     if out == "class" and multiclass or (out == "predict" and o == "multi:softmax"):
         # the first largest margin (XGBoost: argmax of the probabilities / margins)
-        return _ensemble(m, ctx, g, x, missing=missing, rng=rng, final=("argmax",))
+        return _ensemble(m, ctx, g, x, rng=rng, **how, final=("argmax",))
     if out == "proba_full" and n_out != 1:
         raise ConversionError(f"{type(obj).__name__}: output='proba_full' is for binary models (one output); "
                               f"this one has {n_out}: use 'proba'")
-    raw = _ensemble(m, ctx, g, x, missing=missing, rng=rng)
+    raw = _ensemble(m, ctx, g, x, rng=rng, **how)
     if out in _RAW:
         return raw
     if multiclass and out in ("proba", "predict"):  # softprob's predict; softmax's predict_proba

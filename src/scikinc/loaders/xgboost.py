@@ -361,17 +361,20 @@ class XGBoostModel:
         return (0, 0)
 
     def predict(self, X, **kw):
-        """XGBoost's prediction of the converter's default output."""
+        """XGBoost's prediction of the converter's default output (``output_margin=True``: the margins)."""
         b = self.xgb_booster()
         X = np.asarray(X, dtype=np.float64)
-        if kw.get("output_margin"):
-            return b.inplace_predict(X, iteration_range=self._range(), predict_type="margin")
-        p = b.inplace_predict(X, iteration_range=self._range())
-        if self.estimator_type == "classifier" and self.objective == "multi:softmax":
-            m = b.inplace_predict(X, iteration_range=self._range(), predict_type="margin")
+        r = self._range()
+        margin = bool(kw.get("output_margin"))
+        if self.estimator_type is None and self.booster == "dart":  # Booster.predict: its dart weighting
+            return b.predict(xgboost_dmatrix(X, self.feature_types), output_margin=margin, iteration_range=r)
+        if margin:
+            return b.inplace_predict(X, iteration_range=r, predict_type="margin")
+        if self.estimator_type == "classifier" and self.objective == "multi:softmax":  # predict_proba
+            m = b.inplace_predict(X, iteration_range=r, predict_type="margin")
             e = np.exp(m - m.max(1, keepdims=True))
             return e / e.sum(1, keepdims=True)
-        return p
+        return b.inplace_predict(X, iteration_range=r)
 
     def decision_function(self, X):
         return self.predict(X, output_margin=True)
@@ -379,6 +382,12 @@ class XGBoostModel:
     def __repr__(self):
         return (f"XGBoostModel({self.source}: {len(self.trees)} trees, booster={self.booster}, "
                 f"objective={self.objective}, {self.num_feature} features)")
+
+
+def xgboost_dmatrix(X, feature_types):
+    import xgboost
+
+    return xgboost.DMatrix(X, feature_types=feature_types or None, enable_categorical=True)
 
 
 def parse_model(data: bytes, source: str = "model") -> XGBoostModel:
