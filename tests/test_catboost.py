@@ -489,3 +489,29 @@ def test_nonsymmetric_leaf_ids_from_catboost_layout(models, tmp_path):
         parse_model(d, "C", layouts[1:] + layouts[:1])
     with pytest.raises(ConversionError, match="C: 14 tree layouts for 15 trees"):
         parse_model(d, "C", layouts[1:])
+
+
+@pytest.mark.ir
+def test_class_threshold_border_to_the_last_bit():
+    """Binary class = raw > -log(1/t - 1), CatBoost's border to the bit: raw
+    set to every double around it (scale 0, bias b), for several thresholds."""
+    X, Xn, z = _data(n=300)
+    base = catboost.CatBoostClassifier(iterations=2, depth=2, **KW).fit(Xn, (z[:, 0] > 0).astype(int))
+    syms = {}
+    for t in (0.5, 0.7, 0.3, 0.123, 0.9):
+        c = 0.0 if t == 0.5 else -np.log(1 / t - 1)
+        b = c
+        for _ in range(4):
+            b = np.nextafter(b, -np.inf)
+        for _ in range(9):
+            mm = base.copy()
+            mm.set_probability_threshold(t)
+            mm.set_scale_and_bias(0.0, [float(b)])
+            syms[f"t{len(syms)}"] = mm
+            b = np.nextafter(b, np.inf)
+    entries = build_entries(syms, float_t="double", options={"output": "class"}, optimize=False)
+    row = Xn[:1]
+    got = [evaluate(e.graph, row)[0, 0] for e in entries]
+    ref = [expected(syms[e.name], "class", row)[0, 0] for e in entries]
+    assert got == ref
+    assert 0 < sum(ref) < len(ref)

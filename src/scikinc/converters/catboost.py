@@ -32,7 +32,7 @@ CrossEntropy sigmoid, MultiClass softmax, MultiClassOneVsAll and
 MultiLogloss / MultiCrossEntropy a sigmoid per column (not normalised,
 as CatBoost's ``Probability``), Poisson/Tweedie ``exp`` (the regressor's
 default ``predict``, CatBoost's ``Exponent``), RMSEWithUncertainty
-``[mean, exp(2 raw_1)]``.  Binary class: ``raw > log(t / (1 - t))`` with
+``[mean, exp(2 raw_1)]``.  Binary class: ``raw > -log(1 / t - 1)`` with
 the model's probability threshold ``t`` (default 0.5: ``raw > 0``).
 
 Refused with an error naming the feature: categorical features (CTRs and
@@ -449,7 +449,7 @@ def _classes(m: CatBoostModel, g, x, ctx, cls: str):
     t = m.threshold
     if not 0.0 < t < 1.0:
         raise ConversionError(f"{cls}: probability threshold {t} outside (0, 1)")
-    border = 0.0 if t == 0.5 else math.log(t / (1.0 - t))
+    border = 0.0 if t == 0.5 else -math.log(1.0 / t - 1.0)  # CatBoost's own formula, to the last bit
     if border == 0.0 and _plain(m):
         return g.add(_ensemble(m, ctx, final=("threshold", False)), x)
     return g.add(ArgMax(border, inclusive=False), _raw(m, g, x, ctx))
