@@ -63,8 +63,8 @@ from util import rows
 
 import scikinc
 from scikinc import reference
-from scikinc.errors import InputError
 from scikinc.core import build_entries
+from scikinc.errors import InputError
 from scikinc.ir import Activation, Binary, Concat, Constant, Dense, Gather, Graph, Op, Softmax
 from scikinc.ir.evaluate import EVALUATORS, evaluate
 

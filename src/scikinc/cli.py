@@ -13,8 +13,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Any, Callable
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from .errors import OptionError, OutputError, ScikincError, one_line
 

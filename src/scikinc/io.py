@@ -1,11 +1,11 @@
 """Reading model files and naming symbols."""
 from __future__ import annotations
 
-import keyword
 import pickle
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from .errors import ConversionError, InvalidSymbolError, ModelFileError, ScikincError, one_line
 

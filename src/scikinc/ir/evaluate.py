@@ -34,9 +34,9 @@ from collections.abc import Callable
 import numpy as np
 
 from ..errors import InputError
+from . import boosting as _boosting
 from . import core
 from . import heads as _heads
-from . import boosting as _boosting
 from . import keras as _keras
 from . import preprocessing as _pre
 from . import trees as _trees
@@ -50,7 +50,7 @@ EVALUATORS: dict[type, Callable] = {}
 _DTYPES = {np.dtype(np.float32): "float", np.dtype(np.float64): "double", np.dtype(np.longdouble): "long double"}
 
 
-def evaluator(*classes: type):
+def evaluator(*classes: type | None):
     """Register the decorated function as the evaluator of ``classes``."""
     def deco(fn):
         for cls in classes:
@@ -237,7 +237,7 @@ def _affine(op, xs, ctx):
 
 
 @evaluator(core.Clip)
-def _clip(op, xs, ctx):
+def _clip_op(op, xs, ctx):
     v, lo, hi = xs[0], ctx.c(op.lo), ctx.c(op.hi)
     return np.where(v < lo, lo, np.where(v > hi, hi, v))
 
@@ -794,6 +794,7 @@ def _leaves(tree: _trees.Tree, float_cmp: bool, xf, xc):
     n = len(xf)
     node = np.zeros(n, np.int64)
     thr = _trees.float32_floor(tree.threshold) if float_cmp else tree.threshold
+    is_cat = tree.is_cat if tree.is_cat is not None else np.zeros(tree.n_nodes, bool)
     rows = np.arange(n)
     table = np.zeros((tree.n_nodes, 8), np.uint32)  # each categorical node's bitset
     for i, b in tree.bitset.items():
@@ -804,10 +805,10 @@ def _leaves(tree: _trees.Tree, float_cmp: bool, xf, xc):
             return node
         r, nd = rows[active], node[active]
         feat, nanl = tree.feature[nd], tree.nan_left[nd]
-        v = xf[r, np.where(tree.is_cat[nd], 0, feat)]  # a categorical node's feature is its xc slot
+        v = xf[r, np.where(is_cat[nd], 0, feat)]  # a categorical node's feature is its xc slot
         t = thr[nd]
         go_left = np.where(nanl, ~(v > t), v <= t)
-        cat = tree.is_cat[nd]
+        cat = is_cat[nd]
         if cat.any():
             code = xc[r[cat], feat[cat]]
             words = table[nd[cat]]
@@ -896,7 +897,7 @@ def _xgboost_input(op, xs, ctx):
     code = np.trunc(np.where(ok, f, 0)).astype(np.int64)
     cat = np.where(miss, op.cat_missing, np.where(ok, code, op.cat_invalid))[:, op.cat_src]
     member = np.zeros((len(x), len(op.member_src)))
-    for k, (s, o, m) in enumerate(zip(op.member_src, op.member_off, op.member_n)):
+    for k, (s, o, m) in enumerate(zip(op.member_src, op.member_off, op.member_n, strict=False)):
         hit = ok[:, s] & np.isin(code[:, s], op.member_codes[o:o + m])
         member[:, k] = np.where(miss[:, s], np.nan, hit.astype(np.float64))
     return np.concatenate([y, cat.astype(ctx.T), member.astype(ctx.T)], axis=1).astype(ctx.T)
