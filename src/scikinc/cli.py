@@ -34,7 +34,8 @@ def _common(p: argparse.ArgumentParser) -> None:
     from . import __version__  # here, not at module level: scikinc imports validation, which imports cli
 
     p.add_argument("models", nargs="+", metavar="[name=]MODEL",
-                   help="model file (.pkl, .pickle, .joblib, .skops, .keras, .h5, SavedModel dir); "
+                   help="model file (.pkl, .pickle, .joblib, .skops, .keras, .h5, SavedModel dir, XGBoost .json/.ubj, "
+                        "LightGBM .txt, CatBoost .cbm/.json); "
                         "the C symbol is the file stem unless name= is given")
     p.add_argument("-f", "--float_t", "--float-t", dest="float_t", default="float",
                    choices=["float", "double", "long double"], help="C type of inputs, outputs and weights")
