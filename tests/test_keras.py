@@ -15,7 +15,7 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 keras = pytest.importorskip("keras")
 
-from util import build, check_contract, same_bits  # noqa: E402
+from util import build, check_contract, cpu_flags, same_bits  # noqa: E402
 
 import scikinc  # noqa: E402
 from scikinc.errors import UnsupportedModelError  # noqa: E402
@@ -350,7 +350,7 @@ def test_residual_functional(graph_libs):
     models, fns = graph_libs
     m = models["resgen"]
     X = _rows(136)[:5000]
-    if "fma" not in _cpu_flags():
+    if "fma" not in cpu_flags():
         pytest.skip("the default build runs its non-FMA clone here: covered by "
                     "test_residual_without_fma_is_as_accurate_as_keras")
     close(fns["float"]["resgen"](X), _keras(m, X))
@@ -525,22 +525,12 @@ def test_n_inputs_from_input_shape():
 # Reproducible mode: bitwise identical on every clone / ISA level
 # ---------------------------------------------------------------------------
 
-def _cpu_flags():
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("flags"):
-                return set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return set()
-
-
 @pytest.mark.parametrize("float_t", ["float", "double"])
 def test_reproducible_mode_is_bitwise_identical_across_isa_levels(tmp_path, float_t):
     keras.utils.set_random_seed(10)
     m = resgen(20, 40, 3, 4, name="repro")
     src = scikinc.convert(m, float_t=float_t)
-    flags = _cpu_flags()
+    flags = cpu_flags()
     levels = {"no_clones": ["-DSKC_NO_CLONES"], "clones": [], "baseline": ['-DSKC_TARGET="arch=x86-64"'],
               "v2": ['-DSKC_TARGET="arch=x86-64-v2"']}
     if {"avx2", "fma", "bmi2"} <= flags:

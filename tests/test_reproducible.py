@@ -5,19 +5,9 @@ the sklearn models' outputs stay those of sklearn."""
 import numpy as np
 import pytest
 from sklearn.neural_network import MLPRegressor
-from util import rows, same_bits
+from util import cpu_flags, rows, same_bits
 
 import scikinc
-
-
-def _cpu_flags() -> set:
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("flags"):
-                return set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return set()
 
 
 @pytest.mark.parametrize("float_t", ["float", "double"])
@@ -28,7 +18,7 @@ def test_reproducible_mlp_identical_across_isa_levels(tmp_path, float_t, hidden)
     m = MLPRegressor(hidden_layer_sizes=hidden, max_iter=300, random_state=0).fit(X, X[:, 0] - X[:, 1] ** 2)
     src = scikinc.convert({"m": m}, float_t=float_t)
     levels = {"no_clones": ["-DSKC_NO_CLONES"], "clones": [], "v2": ['-DSKC_TARGET="arch=x86-64-v2"']}
-    flags = _cpu_flags()
+    flags = cpu_flags()
     if {"avx2", "fma", "bmi2"} <= flags:
         levels["v3"] = ['-DSKC_TARGET="arch=x86-64-v3"']
     if {"avx512f", "avx512bw", "avx512vl", "avx512dq"} <= flags:

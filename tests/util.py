@@ -84,3 +84,14 @@ def rows(X_fit: np.ndarray, n: int = 2000, seed: int = 0, *, far: float = 10.0) 
 def as_type(X, float_t):
     """Round rows to the C input type; return them as float64 for sklearn."""
     return np.asarray(X, dtype=DTYPES[float_t]).astype(np.float64)
+
+
+def cpu_flags() -> set:
+    """The CPU's feature flags from /proc/cpuinfo (empty where unreadable)."""
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("flags"):
+                return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
