@@ -14,8 +14,10 @@ DEFAULT_FLAGS = ("-O3",)
 #: no FMA contraction: bitwise-identical results on every CPU and clone.  GCC 12's
 #: SLP vectoriser still forms fused (vfmsubadd) instructions in the AVX2/AVX-512
 #: clones of small dense layers under -ffp-contract=off: it is switched off too
-#: (loops are still vectorised)
-REPRODUCIBLE_FLAGS = ("-ffp-contract=off", "-fno-tree-slp-vectorize")
+#: (loops are still vectorised).  SKC_REPRODUCIBLE makes the generated code use
+#: scikinc's own math functions instead of the platform's libm (same bits on
+#: every libm build and architecture)
+REPRODUCIBLE_FLAGS = ("-ffp-contract=off", "-fno-tree-slp-vectorize", "-DSKC_REPRODUCIBLE=1")
 #: environment variable whose flags are appended to every compile command
 #: (e.g. ``-fsanitize=address,undefined`` for the sanitizer CI run)
 EXTRA_FLAGS_ENV = "SCIKINC_EXTRA_CFLAGS"
