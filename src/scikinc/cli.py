@@ -2,6 +2,7 @@
 
     scikinC [name=]model.pkl [more ...] [-o model.C] [--float_t double] [--header m.h]
     scikinC compile [name=]model.pkl [more ...] -o model.so [--march-native] [--reproducible]
+                    [--target x86_64-linux-gnu,aarch64-linux-gnu -o model.{arch}.so]
     scikinC validate ...      (see ``scikinC validate --help``)
 
 Compatible with scripts written for the original scikinC: ``-f/--float_t``,
@@ -13,25 +14,15 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .errors import OptionError, OutputError, ScikincError, one_line
-
-SUBCOMMANDS: dict[str, Callable] = {}
-
-
-def subcommand(name):
-    def deco(fn):
-        SUBCOMMANDS[name] = fn
-        return fn
-
-    return deco
+from .commands import SUBCOMMANDS, subcommand  # noqa: F401  (subcommand: the public decorator)
+from .errors import CompileError, OptionError, OutputError, ScikincError, one_line
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    from . import __version__  # here, not at module level: scikinc imports validation, which imports cli
+    from . import __version__
 
     p.add_argument("models", nargs="+", metavar="[name=]MODEL",
                    help="model file (.pkl, .pickle, .joblib, .skops, .keras, .h5, SavedModel dir, XGBoost .json/.ubj, "
@@ -151,20 +142,42 @@ def convert_main(argv) -> int:
 
 @subcommand("compile")
 def compile_main(argv) -> int:
-    from .compiler import compile
+    from .compiler import ARCH_TAG, TARGETS, compile, expand_arch, resolve_target
+    from .core import convert
 
-    p = argparse.ArgumentParser(prog="scikinC compile", description="Convert models and build a shared object.")
+    p = argparse.ArgumentParser(
+        prog="scikinC compile", description="Convert models and build a shared object.",
+        epilog="Cross builds: --target aarch64-linux-gnu uses aarch64-linux-gnu-gcc (Debian package "
+               "gcc-aarch64-linux-gnu; aarch64-linux-gnu-g++ when --cc is a C++ compiler).  Several targets: "
+               "--target x86_64-linux-gnu,aarch64-linux-gnu -o model.{arch}.so writes model.x86_64.so and "
+               "model.aarch64.so from one conversion.")
     _common(p)
-    p.add_argument("-o", "--output", default="model.so", help="shared object to write (default: model.so)")
+    p.add_argument("-o", "--output", default="model.so",
+                   help="shared object to write (default: model.so); {arch} is replaced by the target's "
+                        "architecture (x86_64, aarch64)")
     p.add_argument("--cc", default="gcc", help="C (or C++) compiler, default gcc")
+    p.add_argument("--target", default="native", metavar="TRIPLE[,TRIPLE...]",
+                   help=f"build for these platforms (comma-separated): native (default), {', '.join(sorted(TARGETS))}")
     p.add_argument("--march-native", action="store_true", help="tune for this CPU only (not portable)")
     p.add_argument("--reproducible", action="store_true",
-                   help="-ffp-contract=off -fno-tree-slp-vectorize: bitwise-identical results on every CPU")
+                   help="-ffp-contract=off -fno-tree-slp-vectorize: bitwise-identical results on every CPU "
+                        "(x86-64 and aarch64)")
     p.add_argument("--flags", default=None, help="optimisation flags replacing the default -O3 (quoted string)")
     args = p.parse_args(argv)
-    out = compile(_models(args), args.output, cc=args.cc, march_native=args.march_native,
-                  reproducible=args.reproducible, flags=args.flags, **_convert_kwargs(args))
-    print(out)
+    targets = [t.strip() for t in args.target.split(",")]
+    if any(not t for t in targets):
+        raise CompileError(f"--target {args.target!r}: empty name in the list")
+    for t in targets:
+        resolve_target(t)  # unknown names fail before the conversion
+    if len(targets) > 1 and ARCH_TAG not in args.output:
+        raise CompileError(f"--target names {len(targets)} targets: the output needs the {ARCH_TAG} tag, "
+                           f"e.g. -o model.{ARCH_TAG}.so, so that each target gets its own file")
+    if len({expand_arch(args.output, t) for t in targets}) != len(targets):
+        raise CompileError(f"--target {args.target!r} names the same platform twice")
+    source = convert(_models(args), **_convert_kwargs(args))  # once for every target
+    for t in targets:
+        print(compile(source, args.output, cc=args.cc, march_native=args.march_native,
+                      reproducible=args.reproducible, flags=args.flags, target=t))
     return 0
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .cli import subcommand
+from .commands import subcommand
 from .errors import ConversionError, InputError, ModelFileError, OutputError, ScikincError, one_line
 from .options import resolve
 
