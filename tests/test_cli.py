@@ -183,3 +183,12 @@ def test_bin_launcher(files):
     r = subprocess.run([sys.executable, str(ROOT / "bin" / "scikinC"), d / "mm.joblib"], capture_output=True,
                        text=True)
     assert r.returncode == 0 and "mm_inverse(" in r.stdout
+
+
+@pytest.mark.parametrize("module", ["scikinc", "scikinc.cli"])
+def test_runs_as_module_without_warnings(module):
+    # scikinc imports its validate subcommand at import time: that must not import
+    # scikinc.cli (runpy then warns that the module was found in sys.modules)
+    res = subprocess.run([sys.executable, "-W", "error", "-m", module, "--version"], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.startswith("scikinC") and not res.stderr, (res.stdout, res.stderr)
