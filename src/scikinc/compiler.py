@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import os
+import platform
 import shlex
+import shutil
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,6 +23,64 @@ REPRODUCIBLE_FLAGS = ("-ffp-contract=off", "-fno-tree-slp-vectorize", "-DSKC_REP
 #: environment variable whose flags are appended to every compile command
 #: (e.g. ``-fsanitize=address,undefined`` for the sanitizer CI run)
 EXTRA_FLAGS_ENV = "SCIKINC_EXTRA_CFLAGS"
+#: build targets (GNU triples): the ``{arch}`` tag of output names and the Debian
+#: packages holding their cross compilers (C, C++)
+TARGETS = {
+    "x86_64-linux-gnu": ("x86_64", "gcc-x86-64-linux-gnu", "g++-x86-64-linux-gnu"),
+    "aarch64-linux-gnu": ("aarch64", "gcc-aarch64-linux-gnu", "g++-aarch64-linux-gnu"),
+}
+#: the placeholder in output paths replaced by the target's architecture
+ARCH_TAG = "{arch}"
+
+
+def host_target() -> str | None:
+    """This machine's GNU triple when it is one of :data:`TARGETS`, else None."""
+    if platform.system() != "Linux":
+        return None
+    machine = {"amd64": "x86_64", "arm64": "aarch64"}.get(platform.machine().lower(), platform.machine().lower())
+    triple = f"{machine}-linux-gnu"
+    return triple if triple in TARGETS else None
+
+
+def resolve_target(target) -> str | None:
+    """``target`` checked: None for a native build (None, "native" or this
+    machine's own triple), else the foreign GNU triple."""
+    if target is None or target == "native":
+        return None
+    if not isinstance(target, str) or target not in TARGETS:
+        raise CompileError(f"unknown target {target!r}: choose one of {', '.join(sorted(TARGETS))} or 'native'")
+    return None if target == host_target() else target
+
+
+def target_arch(target) -> str:
+    """The architecture tag of ``target`` (``{arch}`` in output names)."""
+    t = resolve_target(target)
+    if t is not None:
+        return TARGETS[t][0]
+    host = host_target()
+    if host is not None:
+        return TARGETS[host][0]
+    return platform.machine().lower() or "native"
+
+
+def expand_arch(output, target) -> Path:
+    """``output`` with ``{arch}`` replaced by the target's architecture."""
+    return Path(str(output).replace(ARCH_TAG, target_arch(target)))
+
+
+def _cross_cc(cmd: list[str], target: str) -> list[str]:
+    """The cross compiler for ``target``: gcc/g++ (any version suffix, any
+    directory) become ``TRIPLE-gcc``/``TRIPLE-g++``; a compiler already named
+    ``TRIPLE-...`` is kept."""
+    name = Path(cmd[0]).name
+    if name.startswith(target + "-"):
+        return cmd
+    if name.startswith(("gcc", "g++", "cc", "c++")):
+        if name in ("cc", "c++"):
+            name = "gcc" if name == "cc" else "g++"
+        return [f"{target}-{name}", *cmd[1:]]
+    raise CompileError(f"cc={cmd[0]!r} cannot build for target {target!r}: use cc='gcc' or 'g++' (the cross "
+                       f"compiler {target}-gcc / {target}-g++ is then used) or name the cross compiler itself")
 
 
 def _split(what: str, text) -> list[str]:
@@ -33,10 +93,16 @@ def _split(what: str, text) -> list[str]:
 
 
 def compiler_command(source: Path, output: Path, *, cc: str = "gcc", flags: Sequence[str] | str | None = None,
-                     march_native: bool = False, reproducible: bool = False) -> list[str]:
+                     march_native: bool = False, reproducible: bool = False, target: str | None = None) -> list[str]:
     cmd = _split("cc", cc)
     if not cmd:
         raise CompileError("cc is empty: name a C or C++ compiler, e.g. cc='gcc'")
+    foreign = resolve_target(target)
+    if foreign is not None:
+        if march_native:
+            raise CompileError(f"march_native tunes for this machine's CPU: it cannot be combined with "
+                               f"target={foreign!r}")
+        cmd = _cross_cc(cmd, foreign)
     if isinstance(flags, str):
         flags = _split("flags", flags)
     elif flags is not None and not all(isinstance(f, str) for f in flags):
@@ -56,13 +122,18 @@ def compiler_command(source: Path, output: Path, *, cc: str = "gcc", flags: Sequ
 
 def compile(source_or_models, output: str | os.PathLike = "model.so", *, cc: str = "gcc",
             flags: Sequence[str] | str | None = None, march_native: bool = False, reproducible: bool = False,
-            keep_source: bool = True, **convert_kwargs) -> Path:
+            target: str | None = None, keep_source: bool = True, **convert_kwargs) -> Path:
     """Compile C source (a string holding C code) or models (anything
     :func:`scikinc.convert` takes, converted with ``convert_kwargs``) into a
     shared object at ``output``.  The C file is written beside it with the
     suffix ``.c``.  ``flags`` (a list, or one string split like a shell
-    would) replace the default ``-O3``.  Raises :class:`CompileError` with the
-    compiler's stderr, :class:`OutputError` when ``output`` cannot be written."""
+    would) replace the default ``-O3``.  ``target`` (a GNU triple of
+    :data:`TARGETS`, e.g. ``"aarch64-linux-gnu"``) cross-compiles with
+    ``TRIPLE-gcc`` (``TRIPLE-g++`` when ``cc`` is a C++ compiler); None or
+    ``"native"`` builds for this machine.  ``{arch}`` in ``output`` becomes the
+    target's architecture (``model.{arch}.so`` -> ``model.aarch64.so``).
+    Raises :class:`CompileError` with the compiler's stderr,
+    :class:`OutputError` when ``output`` cannot be written."""
     from .core import convert
 
     if isinstance(source_or_models, str) and "\n" in source_or_models:
@@ -71,13 +142,18 @@ def compile(source_or_models, output: str | os.PathLike = "model.so", *, cc: str
             raise ConversionError(f"conversion arguments {sorted(convert_kwargs)} given with ready C source")
     else:
         source = convert(source_or_models, **convert_kwargs)
-    output = Path(output)
+    output = expand_arch(output, target)
     src_path = output.with_suffix(".c")
     if src_path == output:
         raise OutputError(f"{output}: name the shared object (e.g. model.so); its C source is written "
                           f"beside it with the suffix .c")
     cmd = compiler_command(src_path, output, cc=cc, flags=flags, march_native=march_native,
-                           reproducible=reproducible)
+                           reproducible=reproducible, target=target)
+    foreign = resolve_target(target)
+    if foreign is not None and shutil.which(cmd[0]) is None:
+        pkg = TARGETS[foreign][2 if "++" in Path(cmd[0]).name else 1]
+        raise CompileError(f"cross compiler {cmd[0]!r} for target {foreign!r} not found: install Debian's {pkg} "
+                           f"(apt-get install {pkg})", command=cmd)
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
         src_path.write_text(source)
