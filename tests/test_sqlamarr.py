@@ -18,9 +18,11 @@ The noise: SQLamarr draws it from a ranlux48 seeded per database
 row and does not store it.  It is recovered EXACTLY by re-seeding the same
 database with the same seed and running a second GenerativePlugin, a
 three-line C function that copies ``rnd`` to ``out``, over the same query in
-the same order: the same seed and the same number of draws per row give the
-same numbers (checked: re-running the generator after re-seeding reproduces
-its table bit for bit, another seed does not).  The Python models then run on
+the same order: the same seed and the same sequence of draws give the same
+numbers (checked: re-running the generator after re-seeding reproduces its
+table bit for bit, another seed does not).  HepMC2DataLoader draws from the
+generator too, so the README recipe (seed, load, plug-ins) is replayed in a
+twin database with the echo in place of the generator.  The Python models then run on
 that very noise, row by row; a noise-shuffled control shows the comparison
 would fail if the noise were not the one the generator received.
 """
@@ -407,3 +409,53 @@ def test_generative_plugin_runs_scikinc_generator(events, tmp_path):
     for j in range(3):
         assert len(np.unique(out[:, 1 + j])) > 0.9 * len(out)
 
+
+
+def readme_recipe() -> str:
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = text[text.index("### SQLamarr (LHCb stand-alone engine)"):]
+    return section[section.index("```python\n") + len("```python\n"):section.index("\n```\n")]
+
+
+@pytest.mark.keras
+def test_readme_recipe(events, tmp_path, monkeypatch):
+    """The README's SQLamarr recipe, executed as written: the efficiency
+    against predict_proba on the inputs SQLamarr selected, the resolution
+    against sklearn + Keras with the noise of a same-seed echo run."""
+    keras = pytest.importorskip("keras")
+    hepmc, truth = events
+    efficiency = efficiency_model()
+    tX, gen, tY = lamarr_resolution(keras)
+    (tmp_path / "pp_collisions.mc2").write_bytes(hepmc.read_bytes())
+    monkeypatch.chdir(tmp_path)
+    ns = dict(efficiency=efficiency, gen=gen, tX=tX, tY=tY)
+    exec(compile(readme_recipe(), "README.md (SQLamarr recipe)", "exec"), ns)
+    reco, db, particles, kin = ns["reco"], ns["db"], ns["particles"], ns["kinematics"]
+    assert list(reco.columns) == ["genparticle_id", "eff", "dp_over_p", "dtx", "dty"]
+    assert len(reco) == len(truth)
+
+    # the noise: the same seed and the same sequence (HepMC2DataLoader draws
+    # from the generator too) in a second database, the generator replaced by the echo
+    echo = noise_echo(tmp_path)
+    twin = event_store(tmp_path / "twin.db", tmp_path / "pp_collisions.mc2", seed=42)
+    SQLamarr.Pipeline([
+        SQLamarr.GenerativePlugin(twin, str(echo), "noise_echo", particles(*kin), "tmp_echo",
+                                  [f"r{i}" for i in range(N_RND)], N_RND, ["genparticle_id"]),
+        persist(twin, "echo", ["genparticle_id", *[f"r{i}" for i in range(N_RND)]], "SELECT * FROM tmp_echo"),
+    ]).execute()
+    SQLamarr.Pipeline([persist(db, "inputs", ["genparticle_id", *FEATURES], particles(*kin, "v.z AS vz"))]).execute()
+    with db.connect() as c:
+        c.execute(f"ATTACH DATABASE '{tmp_path / 'twin.db'}' AS twin")
+        c.execute("CREATE TABLE echo AS SELECT * FROM twin.echo")
+    _, rows = read(db, "SELECT i.*, r.eff, r.dp_over_p, r.dtx, r.dty, e.* FROM inputs AS i "
+                       "JOIN reco AS r USING (genparticle_id) JOIN echo AS e USING (genparticle_id) "
+                       "ORDER BY i.genparticle_id")
+    assert len(rows) == len(truth)
+    X = rows[:, 1:6].astype(np.float32).astype(np.float64)
+    np.testing.assert_allclose(rows[:, 6], efficiency.predict_proba(X)[:, 1], rtol=1e-5, atol=1e-6)
+    assert (rows[:, 10] == rows[:, 0]).all()
+    R = rows[:, 11:].astype(np.float32)
+    expect = tY.inverse_transform(np.asarray(gen(np.hstack([tX.transform(X[:, :4]), R]).astype(np.float32)),
+                                             dtype=np.float64))
+    err = np.abs(rows[:, 7:10] - expect) / (1 + np.abs(expect).max(0))
+    assert err.max() <= 1e-4, f"max relative error {err.max():.2e}"
