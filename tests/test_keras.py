@@ -470,14 +470,6 @@ def test_refused_layers():
     m = _seq("with_custom", Scale2(name="twice"))
     with pytest.raises(UnsupportedModelError, match=r"'twice'.*Scale2(.|\n)*register_converter"):
         scikinc.convert(m)
-    a, b = keras.Input((3,)), keras.Input((2,))
-    m = keras.Model([a, b], L.Concatenate()([a, b]))
-    with pytest.raises(UnsupportedModelError, match="2 inputs"):
-        scikinc.convert(m)
-    i = keras.Input((3,))
-    m = keras.Model(i, [L.Dense(1)(i), L.Dense(2)(i)])
-    with pytest.raises(UnsupportedModelError, match="2 outputs"):
-        scikinc.convert(m)
     m = _seq("conv", L.Reshape((6, 1)), L.Conv1D(2, 3))
     with pytest.raises(UnsupportedModelError, match="Conv1D"):
         scikinc.convert(m)

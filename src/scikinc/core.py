@@ -259,7 +259,7 @@ def _symbol_entries(ctx: Context, sym: str, obj, optimize: bool) -> list[Entry]:
     g = Graph(n)
     y = g.output = ctx.convert(obj, g, g.input)
     fuse = _fuse(ctx)
-    fwd = Entry(sym, _finish(g, optimize, sym, fuse), doc=type(obj).__name__)
+    fwd = Entry(sym, _finish(g, optimize, sym, fuse), doc=type(obj).__name__, extra=dict(g.meta))
     out = [fwd]
     if conv.inverse is not None:
         gi = Graph(y.width)

@@ -75,6 +75,9 @@ class Graph:
         self.ops: list[Op] = []
         self.inputs: list[tuple[str, Value]] = []
         self.output: Value | None = None
+        #: exported metadata of the entry built from this graph: symbol suffix ->
+        #: int or list of ints (e.g. Keras tensor shapes, ``name_input_shapes``)
+        self.meta: dict[str, int | list[int]] = {}
         self.add_input(name, n_inputs)
 
     # -- construction -----------------------------------------------------

@@ -451,9 +451,28 @@ def _prelu(op, xs, ctx):
     return np.where(v > 0, v, ctx.c(op.alpha) * v)
 
 
+@evaluator(_keras.PositionDense)
+def _dense_pos(op, xs, ctx):
+    x = xs[0].reshape(-1, op.n_in)
+    return _dense_acc(op.W, op.b, x, ctx).reshape(len(xs[0]), op.n_pos * op.n_out)
+
+
+@evaluator(_keras.PositionSoftmax)
+def _softmax_pos(op, xs, ctx):
+    x = xs[0].reshape(-1, op.n)
+    return _softmax(op, [x], ctx).reshape(len(xs[0]), op.n_pos * op.n)
+
+
 @evaluator(_keras.LayerNorm)
 def _layernorm(op, xs, ctx):
-    T, x = ctx.T, xs[0]
+    n_pos = getattr(op, "n_pos", 1)
+    if n_pos != 1:
+        return _layernorm_group(op, xs[0].reshape(-1, op.n), ctx).reshape(len(xs[0]), n_pos * op.n)
+    return _layernorm_group(op, xs[0], ctx)
+
+
+def _layernorm_group(op, x, ctx):
+    T = ctx.T
     n = x.shape[1]
     mean = _seqsum([x[:, i] for i in range(n)]) / T(n)
     d = x - mean[:, None]

@@ -24,9 +24,10 @@ from .graph import MODEL_CLASSES, keras_n_inputs, supported_layers, walk
 
 __all__ = ["activation_spec", "convert_keras", "supported_layers", "walk"]
 
-_NOTES = ("Sequential and functional graphs (one input, one output; Add/Concatenate/... DAGs, nested "
-          "models flattened); Keras 3 and tf.keras; see the Keras layer table. Options: fuse (default "
-          "True; old name keras_fuse)")
+_NOTES = ("Sequential and functional graphs (several inputs/outputs: concatenated row-major in model "
+          "order, shapes exported as name_input_shapes...; Add/Concatenate/... DAGs, nested models "
+          "flattened); Keras 3 and tf.keras; see the Keras layer table. Options: fuse (default True; old "
+          "name keras_fuse)")
 
 
 def convert_keras(model, g: Graph, x: Value, ctx) -> Value:

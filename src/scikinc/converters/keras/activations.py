@@ -6,6 +6,7 @@ import inspect
 
 from ...errors import UnsupportedModelError
 from ...ir import Activation, Graph, Softmax, Value
+from ...ir.keras import PositionSoftmax
 
 # ---------------------------------------------------------------------------
 # Activations
@@ -86,9 +87,13 @@ def _relu_spec(slope: float, max_value, threshold: float):
     return "relu_full", {"max_value": max_value, "negative_slope": slope, "threshold": threshold}
 
 
-def add_activation(g: Graph, x: Value, kind: str, params: dict) -> Value:
+def add_activation(g: Graph, x: Value, kind: str, params: dict, group: int | None = None) -> Value:
+    """Append activation ``kind``; (log-)softmax runs over each consecutive
+    ``group`` of values (the last axis; None: the whole vector)."""
     if kind == "linear":
         return x
     if kind in ("softmax", "log_softmax"):
+        if group is not None and group != x.width:
+            return g.add(PositionSoftmax(x.width // group, group, log=kind == "log_softmax"), x)
         return g.add(Softmax(log=kind == "log_softmax"), x)
     return g.add(Activation(kind, **params), x)
