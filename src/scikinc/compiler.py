@@ -29,6 +29,11 @@ TARGETS = {
     "x86_64-linux-gnu": ("x86_64", "gcc-x86-64-linux-gnu", "g++-x86-64-linux-gnu"),
     "aarch64-linux-gnu": ("aarch64", "gcc-aarch64-linux-gnu", "g++-aarch64-linux-gnu"),
 }
+#: always added for aarch64 (which has FMA in its baseline and where GCC contracts
+#: a*b+c by default): GCC fuses differently in the single-row and the batch code
+#: paths (its SLP vectoriser multiplies some products apart and adds them unfused),
+#: so batch rows would differ from single calls in the last bits
+AARCH64_FLAGS = ("-ffp-contract=off",)
 #: the placeholder in output paths replaced by the target's architecture
 ARCH_TAG = "{arch}"
 
@@ -110,6 +115,8 @@ def compiler_command(source: Path, output: Path, *, cc: str = "gcc", flags: Sequ
     is_cxx = "++" in Path(cmd[0]).name
     cmd += ["-x", "c++" if is_cxx else "c"]
     cmd += list(DEFAULT_FLAGS if flags is None else flags)
+    if target_arch(target) == "aarch64":
+        cmd += list(AARCH64_FLAGS)
     if reproducible:
         cmd += list(REPRODUCIBLE_FLAGS)
     if march_native:
