@@ -141,6 +141,11 @@ class OpContext:
     dst: str
     num: Numbers
     T: str = "FLOAT_T"
+    #: rows processed at once by ``body_rows`` (the batch kernels), and the
+    #: distance in values between two rows of each source and of ``dst``
+    rows: int = 1
+    src_stride: list[int] = field(default_factory=list)
+    dst_stride: int = 0
 
     def lit(self, x):
         return self.num.lit(x)
@@ -284,10 +289,51 @@ def _label(label: str, limit: int = 48) -> str:
     return s if len(s) <= limit else s[-limit:].lstrip("._")
 
 
+#: rows per block of the batch entry point (``name_batch``) for each FLOAT_T:
+#: 6 rows x one 64-float (32-double) dense block of running sums fill 24 of
+#: the 32 AVX-512 registers
+BATCH_ROWS = {"float": 6, "double": 6, "long double": 4}
+#: most stack the R-row buffers of a batch block may take
+BATCH_STACK_BYTES = 64 * 1024
+_SIZEOF = {"float": 4, "double": 8, "long double": 16}
+
+
+def batch_rows(blocked: bool, sizes: Sequence[int], float_t: str) -> int:
+    """Rows per block of the row-blocked batch path, or 0 for the plain loop
+    over single calls (no op with a row-blocked kernel (``body_rows``) to
+    share weight loads, or buffers too wide for ``BATCH_STACK_BYTES``)."""
+    if not blocked:
+        return 0
+    R = BATCH_ROWS[float_t]
+    while R > 1 and R * sum(sizes) * _SIZEOF[float_t] > BATCH_STACK_BYTES:
+        R -= 1
+    return R if R > 1 else 0
+
+
+def _batch_part(mod, op, ctx: OpContext, R: int, widths: dict[str, int], inputs: set[str]) -> dict:
+    """One op of the batch block: its template's ``body_rows`` over R-row
+    buffers, or its single-row body run once per row on row pointers."""
+    src_stride = [widths[s] for s in ctx.src]
+    if hasattr(mod, "body_rows"):
+        rc = OpContext(p=ctx.p, src=ctx.src, dst=ctx.dst, num=ctx.num, rows=R, src_stride=src_stride,
+                       dst_stride=widths[ctx.dst])
+        return {"rows_body": str(mod.body_rows(op, rc)).strip("\n")}
+    names = list(dict.fromkeys([*ctx.src, ctx.dst]))
+    ptrs = [{"name": "skc_" + n, "base": n, "stride": widths[n], "const": n in inputs}
+            for n in names]
+    rc = OpContext(p=ctx.p, src=["skc_" + s for s in ctx.src], dst="skc_" + ctx.dst, num=ctx.num)
+    return {"row_ptrs": ptrs, "row_body": str(getattr(mod, "body")(op, rc)).strip("\n")}  # noqa: B009
+
+
 def render_entry(entry: Entry, num: Numbers) -> tuple[str, set[str]]:
     env = environment()
     g = entry.graph
     plan, sizes = _allocate(g)
+    mods = [env.get_template(op.template).make_module({"T": "FLOAT_T"}) for op, _, _ in plan]
+    R = batch_rows(any(hasattr(m, "body_rows") for m in mods), sizes, num.float_t)
+    widths = {pname: v.width for pname, v in g.inputs}
+    widths.update({f"b{i}": n for i, n in enumerate(sizes)})
+    widths["out"] = plan[-1][0].output.width
     parts = []
     helpers: set[str] = set()
     hot = False
@@ -295,11 +341,14 @@ def render_entry(entry: Entry, num: Numbers) -> tuple[str, set[str]]:
         label = _label(op.label)
         tag = re.sub(r"[^A-Za-z0-9_]", "_", label)
         ctx = OpContext(p=f"{entry.name}__{k}" + (f"_{tag}" if tag else ""), src=src, dst=dst, num=num)
-        mod = env.get_template(op.template).make_module({"T": "FLOAT_T"})
+        mod = mods[k]
         data = str(mod.data(op, ctx)) if hasattr(mod, "data") else ""
         body = str(getattr(mod, "body")(op, ctx))  # noqa: B009  (jinja module attributes are dynamic)
-        parts.append({"op": op.describe() + (f" ({label})" if label else ""), "data": data.strip("\n"),
-                      "body": body.strip("\n")})
+        part = {"op": op.describe() + (f" ({label})" if label else ""), "data": data.strip("\n"),
+                "body": body.strip("\n")}
+        if R:
+            part.update(_batch_part(mod, op, ctx, R, widths, {pname for pname, _ in g.inputs}))
+        parts.append(part)
         helpers.update(op.helpers)
         hot = hot or op.hot
     inputs = [(pname, v.width, INPUT_META.get(pname, "n_" + pname)) for pname, v in g.inputs]
@@ -312,6 +361,7 @@ def render_entry(entry: Entry, num: Numbers) -> tuple[str, set[str]]:
         n_out=plan[-1][0].output.width,
         hot=hot,
         extra=entry.extra,
+        R=R,
     )
     return text, helpers
 
