@@ -97,9 +97,48 @@ def format_floats(a: np.ndarray) -> list[str]:
     return out
 
 
+#: scikinc's own math functions (templates/helpers/math.c.j2): every unit
+#: (``NAME_double`` / ``NAME_float``, or a shared core) with the units it
+#: calls, in the order they are emitted.  ``Numbers.fn`` maps the public ones
+#: to ``skc_NAME`` / ``skc_NAMEf``; long double keeps libm (x87 80-bit and
+#: binary128 differ anyway).
+MATH_UNITS: dict[str, tuple[str, ...]] = {
+    "bits_double": (), "bits_float": (),
+    "expcore_double": ("bits_double",), "exp_double": ("expcore_double",),
+    "expm1_double": ("expcore_double",), "exp2_double": ("expcore_double",),
+    "expcore_float": ("bits_float",), "exp_float": ("expcore_float",), "expm1_float": ("expcore_float",),
+    "logcore_double": ("bits_double",), "log_double": ("logcore_double",), "log1p_double": ("logcore_double",),
+    "log2_double": ("logcore_double",), "log10_double": ("logcore_double",),
+    "logcore_float": ("bits_float",), "log_float": ("logcore_float",), "log1p_float": ("logcore_float",),
+    "tanh_double": ("expcore_double",), "tanh_float": ("expcore_float",),
+    "sinh_double": ("expcore_double",), "cosh_double": ("expcore_double",),
+    "erfcore_double": ("expcore_double",), "erf_double": ("erfcore_double",), "erfc_double": ("erfcore_double",),
+    "pow_float": ("expcore_double", "logcore_double"),
+    # float functions computed with the double implementation
+    **{f"{n}_float": (f"{n}_double",) for n in ("erf", "erfc", "exp2", "log2", "log10", "sinh", "cosh")},
+}
+#: public own functions per C type
+OWN_MATH = {t: {u[: -len(t) - 1] for u in MATH_UNITS if u.endswith("_" + t) and "core" not in u
+                and not u.startswith("bits")} for t in ("float", "double")}
+
+
+def math_units(used: set[str]) -> list[str]:
+    """``used`` and everything it calls, in emission order."""
+    need: set[str] = set()
+    todo = list(used)
+    while todo:
+        u = todo.pop()
+        if u not in need:
+            need.add(u)
+            todo.extend(MATH_UNITS[u])
+    return [u for u in MATH_UNITS if u in need]
+
+
 @dataclass
 class Numbers:
     float_t: str
+    #: own math units the generated code calls (filled by ``fn``)
+    math: set[str] = field(default_factory=set)
 
     def strings(self, a) -> list[str]:
         if self.float_t == "float":
@@ -122,9 +161,23 @@ class Numbers:
             return "0"
         return ",\n".join(", ".join(s[i : i + per_line]) for i in range(0, len(s), per_line))
 
-    def fn(self, name: str) -> str:
-        """libm function for FLOAT_T, e.g. fn('exp') -> 'expf' for float."""
-        return name + FLOAT_TYPES[self.float_t]
+    def fn(self, name: str, float_t: str | None = None) -> str:
+        """C function computing ``name`` for FLOAT_T (or ``float_t``): scikinc's
+        own (``fn('exp')`` -> ``skc_expf`` for float, ``skc_exp`` for double,
+        emitted once per file) where there is one, else libm's (``expl``,
+        ``sinf``, ``sqrt``)."""
+        t = float_t or self.float_t
+        if name == "sel" and t in OWN_MATH:  # skc_dsel / skc_fsel(c, a, b): c ? a : b without a branch
+            self.math.add(f"bits_{t}")
+            return "skc_" + t[0] + "sel"
+        if name in OWN_MATH.get(t, ()):
+            self.math.add(f"{name}_{t}")
+            return "skc_" + name + FLOAT_TYPES[t]
+        return name + FLOAT_TYPES[t]
+
+    def wfn(self, name: str) -> str:
+        """``fn`` for SKC_WIDE_T (double, long double for long double)."""
+        return self.fn(name, "long double" if self.float_t == "long double" else "double")
 
 
 # ---------------------------------------------------------------------------
@@ -158,6 +211,9 @@ class OpContext:
 
     def fn(self, name):
         return self.num.fn(name)
+
+    def wfn(self, name):
+        return self.num.wfn(name)
 
     def warr(self, a, per_line: int = 8):
         """Array literal for SKC_WIDE_T tables (double, or long double)."""
@@ -380,6 +436,8 @@ def render_file(entries: Sequence[Entry], *, float_t: str, copyright: str | None
     helper_text = []
     for name in sorted(helpers):
         helper_text.append(env.get_template(f"helpers/{name}.c.j2").render(c=num, T="FLOAT_T").strip("\n"))
+    if num.math:  # after the other helpers, which may call math functions too; emitted before them
+        helper_text.insert(0, math_source(num.math))
     protos = []
     for e in entries:
         protos.append(env.get_template("prototypes.h.j2").render(
@@ -393,6 +451,11 @@ def render_file(entries: Sequence[Entry], *, float_t: str, copyright: str | None
         helpers=helper_text,
         bodies=bodies,
     )
+
+
+def math_source(used: set[str]) -> str:
+    """C of the own math units ``used`` (``MATH_UNITS`` keys) and their callees."""
+    return environment().get_template("helpers/math.c.j2").render(need=math_units(used)).strip("\n")
 
 
 def render_header(entries: Sequence[Entry], *, float_t: str, version: str, guard: str) -> str:
