@@ -430,6 +430,10 @@ def test_api_targets_and_cxx_cross_compiler(tmp_path):
 
     assert compiler_command(Path("m.c"), Path("m.so"), cc="g++", target=TARGET)[0] == f"{TARGET}-g++"
     assert compiler_command(Path("m.c"), Path("m.so"), target="native")[0] == "gcc"
+    for cc, want in (("cc", [f"{TARGET}-gcc"]), ("/usr/bin/gcc-12", [f"{TARGET}-gcc-12"]),
+                     ("ccache g++", ["ccache", f"{TARGET}-g++"])):
+        assert compiler_command(Path("m.c"), Path("m.so"), cc=cc, target=TARGET)[:len(want)] == want, cc
+    assert "-ffp-contract=off" in compiler_command(Path("m.c"), Path("m.so"), target=TARGET)
 
 
 def test_bad_targets_are_refused(scaler_file, tmp_path, capsys):

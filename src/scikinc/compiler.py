@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 import shlex
 import shutil
 import subprocess
@@ -74,15 +75,16 @@ def expand_arch(output, target) -> Path:
 
 
 def _cross_cc(cmd: list[str], target: str) -> list[str]:
-    """The cross compiler for ``target``: gcc/g++ (any version suffix, any
-    directory) become ``TRIPLE-gcc``/``TRIPLE-g++``; a compiler already named
-    ``TRIPLE-...`` is kept."""
+    """The cross compiler for ``target``: gcc/g++ (a version suffix such as
+    gcc-12 kept, any directory dropped; cc/c++ as gcc/g++; behind ccache too)
+    become ``TRIPLE-gcc``/``TRIPLE-g++``; a compiler named ``TRIPLE-...`` is kept."""
+    if Path(cmd[0]).name == "ccache" and len(cmd) > 1:
+        return [cmd[0], *_cross_cc(cmd[1:], target)]
     name = Path(cmd[0]).name
     if name.startswith(target + "-"):
         return cmd
-    if name.startswith(("gcc", "g++", "cc", "c++")):
-        if name in ("cc", "c++"):
-            name = "gcc" if name == "cc" else "g++"
+    name = {"cc": "gcc", "c++": "g++"}.get(name, name)
+    if re.fullmatch(r"(gcc|g\+\+)(-[0-9.]+)?", name):
         return [f"{target}-{name}", *cmd[1:]]
     raise CompileError(f"cc={cmd[0]!r} cannot build for target {target!r}: use cc='gcc' or 'g++' (the cross "
                        f"compiler {target}-gcc / {target}-g++ is then used) or name the cross compiler itself")
@@ -157,9 +159,10 @@ def compile(source_or_models, output: str | os.PathLike = "model.so", *, cc: str
     cmd = compiler_command(src_path, output, cc=cc, flags=flags, march_native=march_native,
                            reproducible=reproducible, target=target)
     foreign = resolve_target(target)
-    if foreign is not None and shutil.which(cmd[0]) is None:
-        pkg = TARGETS[foreign][2 if "++" in Path(cmd[0]).name else 1]
-        raise CompileError(f"cross compiler {cmd[0]!r} for target {foreign!r} not found: install Debian's {pkg} "
+    cross = next((w for w in cmd if Path(w).name.startswith(f"{foreign}-")), cmd[0]) if foreign else None
+    if foreign is not None and cross is not None and shutil.which(cross) is None:
+        pkg = TARGETS[foreign][2 if "++" in Path(cross).name else 1]
+        raise CompileError(f"cross compiler {cross!r} for target {foreign!r} not found: install Debian's {pkg} "
                            f"(apt-get install {pkg})", command=cmd)
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
