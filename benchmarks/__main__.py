@@ -20,7 +20,8 @@ from pathlib import Path
 from .common import HERE, fmt_ns, machine
 
 PACKAGES = ["scikinc", "numpy", "scikit-learn", "keras", "tensorflow-cpu", "onnxruntime", "skl2onnx",
-            "tf2onnx", "tl2cgen", "treelite", "m2cgen"]
+            "tf2onnx", "tl2cgen", "treelite", "m2cgen", "xgboost", "lightgbm", "catboost", "onnxmltools", "lleaves",
+            "llvmlite"]
 
 
 def versions() -> str:
