@@ -2,6 +2,7 @@
 that dlopens the library (compiled with -Werror as C and as C++)."""
 import copy
 import pickle
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -173,3 +174,20 @@ def test_every_bad_call_is_a_scikinc_error(fitted, tmp_path):
     with pytest.raises(scikinc.InputError, match="out must be a C-contiguous"):
         f(X, out=[0.0] * 3)
     assert issubclass(scikinc.InputError, ValueError) and issubclass(scikinc.OutputError, OSError)
+
+
+@pytest.mark.parametrize("cc, lang", [("g++", "c++"), ("env g++", "c++"), ("env LC_ALL=C g++ -m64", "c++"),
+                                      ("gcc", "c"), ("env gcc", "c"), ("g++-12", "c++")])
+def test_cc_with_launcher_compiles_in_its_language(fitted, tmp_path, cc, lang):
+    """A launcher before the compiler (ccache, env, distcc) keeps the compiler's language: the
+    word before the first option names it."""
+    from scikinc.compiler import compiler_command
+
+    cmd = compiler_command(tmp_path / "m.c", tmp_path / "m.so", cc=cc)
+    assert cmd[cmd.index("-x") + 1] == lang
+    binary = [w for w in cc.split() if not w.startswith("-") and "=" not in w][-1]
+    if shutil.which(binary):
+        X, ss, _ = fitted
+        f = scikinc.load(scikinc.compile({"s": ss}, tmp_path / "m.so", cc=cc), "s")
+        np.testing.assert_allclose(f(np.float32(X[:1000])), ss.transform(np.float32(X[:1000]).astype(float)),
+                                   rtol=1e-6, atol=1e-6)

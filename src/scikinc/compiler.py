@@ -1,6 +1,7 @@
 """``compile``: C source -> shared object."""
 from __future__ import annotations
 
+import itertools
 import os
 import platform
 import re
@@ -114,7 +115,9 @@ def compiler_command(source: Path, output: Path, *, cc: str = "gcc", flags: Sequ
         flags = _split("flags", flags)
     elif flags is not None and not all(isinstance(f, str) for f in flags):
         raise CompileError(f"flags must be a list of strings, got {flags!r}")
-    is_cxx = "++" in Path(cmd[0]).name
+    # the compiler is the last word before the first option: "ccache g++", "env CC=x g++ -m64"
+    words = list(itertools.takewhile(lambda w: not w.startswith("-"), cmd)) or cmd[:1]
+    is_cxx = "++" in Path(words[-1]).name
     cmd += ["-x", "c++" if is_cxx else "c"]
     cmd += list(DEFAULT_FLAGS if flags is None else flags)
     if target_arch(target) == "aarch64":
