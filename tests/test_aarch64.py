@@ -481,3 +481,21 @@ def test_missing_cross_compiler_names_the_debian_package(scaler_file, tmp_path, 
 def test_targets_table_names_packages():
     for triple, (arch, cpkg, cxxpkg) in TARGETS.items():
         assert triple.startswith(arch + "-") and cpkg.startswith("gcc-") and cxxpkg.startswith("g++-")
+
+
+def test_load_of_a_foreign_so_names_its_architecture(tmp_path):
+    """scikinc.load on an aarch64 .so (on an x86-64 machine): a clear LoadError, not dlopen's
+    'wrong ELF class' text alone."""
+    require_cross()
+    import platform
+
+    X = np.random.default_rng(0).normal(size=(50, 3))
+    so = scikinc.compile({"s": StandardScaler().fit(X)}, tmp_path / "m.{arch}.so", target="aarch64-linux-gnu")
+    if platform.machine() == "aarch64":
+        pytest.skip("this machine runs aarch64 code natively")
+    with pytest.raises(scikinc.LoadError, match=rf"built for aarch64, this machine is {platform.machine()}"):
+        scikinc.load(so, "s")
+    not_elf = tmp_path / "junk.so"
+    not_elf.write_bytes(b"not a shared object")
+    with pytest.raises(scikinc.LoadError, match="cannot load shared object"):
+        scikinc.load(not_elf, "s")

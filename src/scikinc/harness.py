@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import platform
 import re
 from pathlib import Path
 
@@ -41,6 +42,10 @@ class MLFunction:
             try:
                 lib = ffi.dlopen(str(self.path.resolve()))
             except OSError as e:
+                arch = _elf_arch(self.path)
+                if arch is not None and arch != platform.machine():
+                    raise LoadError(f"{self.path}: built for {arch}, this machine is {platform.machine()}: load it "
+                                    f"on an {arch} machine (or run it under qemu-user from a C host)") from e
                 raise LoadError(f"{self.path}: cannot load shared object: {e}") from e
             _ffi_obj = ffi
             _lib = lib
@@ -144,6 +149,24 @@ class MLFunction:
         kind = f", n_random={self.n_random}" if self.n_random is not None else ""
         return (f"MLFunction({str(self.path)!r}, {self.symbol!r}: {self.float_t}, "
                 f"n_inputs={self.n_inputs}{kind}, n_outputs={self.n_outputs})")
+
+
+#: ELF e_machine values of the architectures scikinc builds for
+_ELF_MACHINES = {62: "x86_64", 183: "aarch64", 3: "i386", 40: "arm", 243: "riscv64", 21: "ppc64"}
+
+
+def _elf_arch(path: Path) -> str | None:
+    """The architecture an ELF file was built for (None when it is not ELF)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(20)
+    except OSError:
+        return None
+    if len(head) < 20 or head[:4] != b"\x7fELF":
+        return None
+    order = "little" if head[5] == 1 else "big"
+    code = int.from_bytes(head[18:20], order)
+    return _ELF_MACHINES.get(code, f"ELF machine {code}")
 
 
 def load(so_path: str | os.PathLike, symbol: str) -> MLFunction:
