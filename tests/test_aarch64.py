@@ -7,7 +7,7 @@ For a model of every family (scalers, quantile, trees, linear/MLP, Keras
 residual generator, generative deployments) the aarch64 outputs are compared
 with the library and with the x86-64 build, float and double; in
 reproducible mode they must be BITWISE those of the x86-64 reproducible build
-(families using exp/tanh/erf: xfail until scikinc has its own math functions).
+(also the families using exp/tanh/erf/log: scikinc's own math functions).
 
 Skips cleanly when the cross compiler or qemu-aarch64 is missing, unless
 SCIKINC_REQUIRE_CROSS=1 (CI), which makes that a failure.  Skipped under the
@@ -331,7 +331,6 @@ def test_reproducible_aarch64_bitwise_equals_x86(builds, symbol, float_t):
            f"{symbol} reproducible aarch64 vs library", c.row_scale)
 
 
-@pytest.mark.xfail(strict=False, reason="needs scikinc's own math functions (task B)")
 @pytest.mark.parametrize("float_t", ["float", "double"])
 @pytest.mark.parametrize("symbol", _params(TRANSCENDENTAL))
 def test_reproducible_transcendental_aarch64_bitwise_equals_x86(builds, symbol, float_t):
