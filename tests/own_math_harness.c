@@ -124,3 +124,37 @@ double ulp_float_pow(const float *x, const float *x2, long n, long *w)
   }
   return worst;
 }
+
+#ifdef SKC_HARNESS_MAIN
+/* Stand-alone: own_math_harness IN OUT N reads N floats then N doubles from
+ * IN and writes every function's float outputs, then its double outputs, in
+ * ONE_ARG order, then powf(x[i], x[N-1-i]) (for builds run under qemu). */
+#include <stdio.h>
+#include <stdlib.h>
+
+int main(int argc, char **argv)
+{
+  if (argc != 4)
+    return 2;
+  const long n = atol(argv[3]);
+  float *xf = malloc(n * sizeof *xf), *yf = malloc(n * sizeof *yf);
+  double *xd = malloc(n * sizeof *xd), *yd = malloc(n * sizeof *yd);
+  FILE *in = fopen(argv[1], "rb"), *out = fopen(argv[2], "wb");
+  if (!xf || !yf || !xd || !yd || !in || !out)
+    return 3;
+  if (fread(xf, sizeof *xf, n, in) != (size_t)n || fread(xd, sizeof *xd, n, in) != (size_t)n)
+    return 4;
+#define RUN(name)                                                              \
+  apply_##name##f(xf, yf, n);                                                  \
+  apply_##name(xd, yd, n);                                                     \
+  fwrite(yf, sizeof *yf, n, out);                                              \
+  fwrite(yd, sizeof *yd, n, out);
+  ONE_ARG(RUN)
+  for (long i = 0; i < n; i++)
+    yf[i] = skc_powf(xf[i], xf[n - 1 - i]);
+  fwrite(yf, sizeof *yf, n, out);
+  fclose(out);
+  fclose(in);
+  return 0;
+}
+#endif

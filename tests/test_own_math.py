@@ -4,7 +4,8 @@ max ulp errors vs the correctly rounded result (float: >= 10M float bit
 patterns spread over all floats, against double libm; double: >= 1M points
 incl. hard ranges, against x87 long double libm), exact special values, no
 floating-point exceptions on finite input, bitwise-equal results across
-optimisation levels and ISA levels in reproducible mode, and libm's results
+optimisation levels and ISA levels in reproducible mode, the x86 bits on
+aarch64 (cross-compiled, run under qemu-user), and libm's results
 under -DSKC_LIBM_MATH.  The bounds are the measured maxima (README, Build
 modes), rounded up."""
 from __future__ import annotations
@@ -268,3 +269,38 @@ def test_generated_code_same_in_every_mode():
     assert "#if defined(SKC_REPRODUCIBLE) || !defined(SKC_LIBM_MATH)" in src  # own by default
     assert "#if defined(SKC_REPRODUCIBLE) || defined(SKC_OWN_MATH)" in src  # libm by default (powf)
     assert "return expf(x);" in src and "return powf(x, y);" in src
+
+
+def test_aarch64_bits_equal_x86(tmp_path):
+    """The helpers cross-compiled for aarch64 (reproducible flags) and run
+    under qemu-user give the x86-64 build's bits, float and double."""
+    import shutil
+
+    cc = "aarch64-linux-gnu-gcc"
+    if not (shutil.which(cc) and shutil.which("qemu-aarch64") and Path("/usr/aarch64-linux-gnu").is_dir()):
+        pytest.skip("needs aarch64-linux-gnu-gcc and qemu-aarch64 (Debian gcc-aarch64-linux-gnu, qemu-user)")
+    (tmp_path / "skc_math.h").write_text(math_source(set(MATH_UNITS)) + "\n")
+    rng = np.random.default_rng(21)
+    n = 100_000
+    with np.errstate(over="ignore"):
+        xf = np.concatenate([rng.uniform(-30, 30, n // 2), np.exp(rng.uniform(-100, 100, n // 2 - 8)),
+                             [0, -0.0, np.inf, -np.inf, np.nan, 1e30, -1e30, -1]]).astype(np.float32)
+    xd = np.concatenate([rng.uniform(-30, 30, n // 2), np.exp(rng.uniform(-745, 709, n // 2 - 8)),
+                         [0, -0.0, np.inf, -np.inf, np.nan, 1e300, -1e300, -1]]).astype(np.float64)
+    inp = tmp_path / "in.bin"
+    inp.write_bytes(xf.tobytes() + xd.tobytes())
+    outs = {}
+    for arch, cmd, run in (("x86", "gcc", []), ("aarch64", cc, ["qemu-aarch64", "-L", "/usr/aarch64-linux-gnu"])):
+        exe = tmp_path / f"h_{arch}"
+        subprocess.run([cmd, "-std=c99", "-Wall", "-Wextra", "-Werror", "-O3", *REPRODUCIBLE_FLAGS,
+                        "-DSKC_HARNESS_MAIN", "-I", str(tmp_path), "-o", str(exe), str(HERE / "own_math_harness.c"),
+                        "-lm"], check=True)
+        out = tmp_path / f"out_{arch}.bin"
+        subprocess.run([*run, str(exe), str(inp), str(out), str(n)], check=True)
+        outs[arch] = out.read_bytes()
+    assert len(outs["x86"]) == n * (12 * 12 + 4)
+    if outs["x86"] != outs["aarch64"]:
+        a, b = (np.frombuffer(outs[k], np.uint8) for k in ("x86", "aarch64"))
+        first = int(np.nonzero(a != b)[0][0])
+        block = first // (n * 12)
+        pytest.fail(f"aarch64 differs from x86 first in {(*ONE_ARG, 'pow')[min(block, 12)]} (byte {first})")
