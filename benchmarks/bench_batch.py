@@ -1,7 +1,8 @@
 """Batched resgen (the Keras generator of bench_keras.py): ns per row of
 ``resgen_batch`` over 10k rows for the scikinc builds, against ONNX Runtime
 (tf2onnx, 1 thread) on the same 10k rows in one ``run`` call, the single-call
-loop over the same rows, and this core's FMA peak (a register-only FMA loop,
+loop over the same rows, the opt-in half-size weights (float16 / bfloat16,
+single call and batch, against the float32 build), and this core's FMA peak (a register-only FMA loop,
 benchmarks/fmapeak.c): resgen's multiply-adds per row / peak FMAs per ns.
 Everything is timed in the thread's CPU time in the same run (the machine may
 be shared: descheduled time does not count), best of several passes.
@@ -109,6 +110,18 @@ def run() -> list[dict]:
             note += f", {ort / ns:.2f}x faster than ONNX Runtime batched"
         rows.append({"model": "resgen batch 10k rows", "tool": f"scikinc .so ({label})", "ns_per_call": ns,
                      "notes": note})
+    base = time_rows(sos["default: -O3, target_clones"], "resgen", X, single=True)
+    for w in ("float16", "bfloat16"):
+        so = scikinc.compile(scikinc.convert(model, weights=w), out / f"resgen_{w}.so")
+        got = scikinc.load(so, "resgen")(X[:64])
+        err = float(np.abs(got - ref).max())
+        one = time_rows(so, "resgen", X, single=True)
+        ns = time_rows(so, "resgen", X)
+        rows.append({"model": "resgen single call", "tool": f"scikinc .so (default, weights={w})", "ns_per_call": one,
+                     "notes": f"{base / one:.2f}x the float32 build's single call ({fmt_ns(base)}); max |err| vs "
+                              f"Keras {err:.1e} on 64 rows"})
+        rows.append({"model": "resgen batch 10k rows", "tool": f"scikinc .so (default, weights={w})",
+                     "ns_per_call": ns, "notes": f"{ns / peak:.2f}x the FMA peak"})
     rows.append({"model": "resgen batch 10k rows", "tool": "ONNX Runtime (tf2onnx, 1 thread, one 10k-row run)",
                  "ns_per_call": ort,
                  "notes": ort_note if sess is None else f"{ort / peak:.2f}x the FMA peak"})

@@ -38,6 +38,9 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--trust", action="append", default=[], metavar="TYPE",
                    help="extra type trusted when reading .skops files (repeatable)")
     p.add_argument("--no-optimize", action="store_true", help="do not fold affine ops into dense layers")
+    p.add_argument("--weights", default="float32", choices=["float32", "float16", "bfloat16"],
+                   help="storage of the big dense layers' weights: float32 (FLOAT_T, default) or half-size "
+                        "float16/bfloat16 widened in registers (see scikinC validate --weights for their error)")
     gen = p.add_argument_group("generative deployment: name(out, in, rnd) = post^-1(gen(concat(pre(in), rnd)))")
     gen.add_argument("--n-random", type=int, default=None, metavar="N",
                      help="export the (single) model as a generator taking N noise values per row")
@@ -109,7 +112,7 @@ def _models(args):
 
 def _convert_kwargs(args) -> dict:
     return dict(float_t=args.float_t, copyright=args.copyright, options=_parse_options(args.option),
-                optimize=not args.no_optimize, trust=args.trust)
+                optimize=not args.no_optimize, trust=args.trust, weights=args.weights)
 
 
 def convert_main(argv) -> int:
@@ -132,6 +135,7 @@ def convert_main(argv) -> int:
         guard = "SCIKINC_" + "".join(c if c.isalnum() else "_" for c in hp.name.upper())
         kw.pop("copyright")
         kw.pop("optimize")
+        kw.pop("weights")
         _write(hp, header(models, guard=guard, **kw))
     if args.output:
         _write(args.output, src)

@@ -328,7 +328,8 @@ def _check_unique(entries: Iterable[Entry]) -> None:
 
 
 def convert(models, *, float_t: str = "float", name: str | None = None, copyright: str | None = None,
-            options: Mapping[str, Any] | None = None, optimize: bool = True, **load_opts) -> str:
+            options: Mapping[str, Any] | None = None, optimize: bool = True, weights: str = "float32",
+            **load_opts) -> str:
     """Translate fitted models into one C source file.
 
     ``models`` is a fitted object, a ``{symbol: object}`` dict, a list, or
@@ -342,13 +343,17 @@ def convert(models, *, float_t: str = "float", name: str | None = None, copyrigh
     README for the rules and for which converter reads which option.  An
     option no converter takes raises :class:`~scikinc.OptionError`.
     ``copyright`` is text for the file's comment header; ``trust`` (a list of
-    type names) is passed to the ``.skops`` reader.
+    type names) is passed to the ``.skops`` reader.  ``weights="float16"`` or
+    ``"bfloat16"`` stores the big dense layers' weights half-size (rounded to
+    nearest even, widened exactly in registers, FLOAT_T accumulation);
+    ``"float32"`` (the default) stores them as FLOAT_T.
     """
     if copyright is not None and not isinstance(copyright, str):
         raise ConversionError(f"copyright must be a string, got {type(copyright).__name__}")
     entries = build_entries(models, name=name, float_t=float_t, options=options,
                             optimize=optimize, load_opts=load_opts)
-    return _render(render_file, entries, float_t=float_t, copyright=copyright, version=_version())
+    return _render(render_file, entries, float_t=float_t, copyright=copyright, version=_version(),
+                   weights=weights)
 
 
 def header(models, *, float_t: str = "float", name: str | None = None, guard: str = "SCIKINC_MODELS_H",

@@ -13,7 +13,7 @@ from functools import cache
 import jinja2
 import numpy as np
 
-from .errors import ConversionError
+from .errors import ConversionError, OptionError
 from .ir import Graph, Op, Value
 
 FLOAT_TYPES = {"float": "f", "double": "", "long double": "l"}
@@ -199,6 +199,14 @@ class OpContext:
     rows: int = 1
     src_stride: list[int] = field(default_factory=list)
     dst_stride: int = 0
+    #: storage of the big dense weight tables (``WEIGHTS``): layers of at least
+    #: ``half_min`` weights store them half-size when it is not float32
+    weights: str = "float32"
+    half_min: int = 4096
+
+    def half_bits(self, a) -> np.ndarray:
+        """16-bit patterns of ``a`` in ``self.weights`` (see :func:`half_bits`)."""
+        return half_bits(a, self.weights)
 
     def lit(self, x):
         return self.num.lit(x)
@@ -372,16 +380,54 @@ def _batch_part(mod, op, ctx: OpContext, R: int, widths: dict[str, int], inputs:
     src_stride = [widths[s] for s in ctx.src]
     if hasattr(mod, "body_rows"):
         rc = OpContext(p=ctx.p, src=ctx.src, dst=ctx.dst, num=ctx.num, rows=R, src_stride=src_stride,
-                       dst_stride=widths[ctx.dst])
+                       dst_stride=widths[ctx.dst], weights=ctx.weights)
         return {"rows_body": str(mod.body_rows(op, rc)).strip("\n")}
     names = list(dict.fromkeys([*ctx.src, ctx.dst]))
     ptrs = [{"name": "skc_" + n, "base": n, "stride": widths[n], "const": n in inputs}
             for n in names]
-    rc = OpContext(p=ctx.p, src=["skc_" + s for s in ctx.src], dst="skc_" + ctx.dst, num=ctx.num)
+    rc = OpContext(p=ctx.p, src=["skc_" + s for s in ctx.src], dst="skc_" + ctx.dst, num=ctx.num,
+                   weights=ctx.weights)
     return {"row_ptrs": ptrs, "row_body": str(getattr(mod, "body")(op, rc)).strip("\n")}  # noqa: B009
 
 
-def render_entry(entry: Entry, num: Numbers) -> tuple[str, set[str]]:
+#: storage formats of the big dense weight tables: float32 is FLOAT_T (the
+#: default); float16 / bfloat16 store 16-bit patterns widened in registers
+WEIGHTS = ("float32", "float16", "bfloat16")
+#: largest finite float16
+_F16_MAX = 65504.0
+
+
+def half_bits(a, weights: str) -> np.ndarray:
+    """Bit patterns (uint16) of ``a`` rounded to nearest even: float16 from the
+    values themselves (numpy's conversion), bfloat16 from their float32
+    values (the top 16 bits, rounded; NaN stays a quiet NaN).  A float16
+    weight beyond float16's range or not finite raises an OptionError."""
+    a = np.asarray(a, dtype=np.float64)
+    if weights == "float16":
+        big = ~(np.abs(a) < _F16_MAX + 16)  # 65520 and beyond round to inf; NaN
+        if big.any():
+            raise OptionError(f"weights='float16': a weight of {a[big].flat[0]!r} is beyond the float16 range "
+                              f"(+-{_F16_MAX:g}); use weights='bfloat16' or 'float32'")
+        return a.astype(np.float16).view(np.uint16)
+    if weights == "bfloat16":
+        with np.errstate(over="ignore"):
+            u = a.astype(np.float32).view(np.uint32).astype(np.uint64)
+        nan = np.isnan(a)
+        r = ((u + 0x7FFF + ((u >> 16) & 1)) >> 16).astype(np.uint16)
+        r[nan] = ((u[nan] >> 16) | 0x40).astype(np.uint16)
+        return r
+    raise OptionError(f"weights must be one of {', '.join(WEIGHTS)}; got {weights!r}")
+
+
+def half_weights_value(bits: np.ndarray, weights: str) -> np.ndarray:
+    """The float values of ``half_bits`` patterns (what the C code widens them to)."""
+    bits = np.asarray(bits, dtype=np.uint16)
+    if weights == "float16":
+        return bits.view(np.float16).astype(np.float64)
+    return (bits.astype(np.uint32) << 16).view(np.float32).astype(np.float64)
+
+
+def render_entry(entry: Entry, num: Numbers, weights: str = "float32") -> tuple[str, set[str]]:
     env = environment()
     g = entry.graph
     plan, sizes = _allocate(g)
@@ -396,7 +442,8 @@ def render_entry(entry: Entry, num: Numbers) -> tuple[str, set[str]]:
     for k, (op, src, dst) in enumerate(plan):
         label = _label(op.label)
         tag = re.sub(r"[^A-Za-z0-9_]", "_", label)
-        ctx = OpContext(p=f"{entry.name}__{k}" + (f"_{tag}" if tag else ""), src=src, dst=dst, num=num)
+        ctx = OpContext(p=f"{entry.name}__{k}" + (f"_{tag}" if tag else ""), src=src, dst=dst, num=num,
+                        weights=weights)
         mod = mods[k]
         data = str(mod.data(op, ctx)) if hasattr(mod, "data") else ""
         body = str(getattr(mod, "body")(op, ctx))  # noqa: B009  (jinja module attributes are dynamic)
@@ -406,6 +453,8 @@ def render_entry(entry: Entry, num: Numbers) -> tuple[str, set[str]]:
             part.update(_batch_part(mod, op, ctx, R, widths, {pname for pname, _ in g.inputs}))
         parts.append(part)
         helpers.update(op.helpers)
+        if weights != "float32" and op.template == "ops/dense.c.j2":
+            helpers.add("half_weights")
         hot = hot or op.hot
     inputs = [(pname, v.width, INPUT_META.get(pname, "n_" + pname)) for pname, v in g.inputs]
     text = env.get_template("entry.c.j2").render(
@@ -422,15 +471,18 @@ def render_entry(entry: Entry, num: Numbers) -> tuple[str, set[str]]:
     return text, helpers
 
 
-def render_file(entries: Sequence[Entry], *, float_t: str, copyright: str | None, version: str) -> str:
+def render_file(entries: Sequence[Entry], *, float_t: str, copyright: str | None, version: str,
+                weights: str = "float32") -> str:
     if float_t not in FLOAT_TYPES:
         raise ConversionError(f"float_t must be one of {sorted(FLOAT_TYPES)}, got {float_t!r}")
+    if not isinstance(weights, str) or weights not in WEIGHTS:
+        raise OptionError(f"weights must be one of {', '.join(WEIGHTS)}; got {weights!r}")
     env = environment()
     num = Numbers(float_t)
     bodies = []
     helpers: set[str] = set()
     for e in entries:
-        text, h = render_entry(e, num)
+        text, h = render_entry(e, num, weights)
         bodies.append(text)
         helpers |= h
     helper_text = []

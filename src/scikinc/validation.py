@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .commands import subcommand
-from .errors import ConversionError, InputError, ModelFileError, OutputError, ScikincError, one_line
+from .errors import ConversionError, InputError, ModelFileError, OptionError, OutputError, ScikincError, one_line
 from .options import resolve
 
 
@@ -33,6 +33,11 @@ class Report:
     rtol: float
     c_out: np.ndarray = field(repr=False)
     py_out: np.ndarray = field(repr=False)
+    #: the weight storage of the tested build and, for half-size weights,
+    #: what they cost: max |half - float32 build| and the relative error per output
+    weights: str = "float32"
+    half_abs: np.ndarray | None = None
+    half_rel: np.ndarray | None = None
 
     @property
     def ok(self) -> bool:
@@ -46,6 +51,12 @@ class Report:
             lines.append(f"{j:>8} {a:>14.3e} {r:>14.3e}")
         lines.append("worst rows: " + ", ".join(
             f"{i} (|err|={np.nanmax(np.abs(self.c_out[i] - self.py_out[i])):.3e})" for i in self.worst_rows))
+        if self.half_abs is not None and self.half_rel is not None:
+            lines.append(f"{self.weights} weights vs the float32 build on the same rows: "
+                         f"max abs err {self.half_abs.max(initial=0):.3e}, "
+                         f"max rel err {self.half_rel.max(initial=0):.3e} (per output: "
+                         + ", ".join(f"{a:.2e}/{r:.2e}" for a, r in zip(self.half_abs, self.half_rel, strict=False))
+                         + ")")
         lines.append("PASS" if self.ok else f"FAIL: {self.n_bad} rows outside tolerance")
         return "\n".join(lines)
 
@@ -85,7 +96,8 @@ def _reference_options(options, sym: str, obj) -> dict:
 
 
 def validate(model, X, *, so=None, symbol: str | None = None, float_t: str = "float", atol: float = 1e-5,
-             rtol: float = 1e-4, rnd=None, seed: int = 0, options=None, plot=None, n_worst: int = 5) -> Report:
+             rtol: float = 1e-4, rnd=None, seed: int = 0, options=None, plot=None, n_worst: int = 5,
+             weights: str = "float32") -> Report:
     """Run the C and the Python implementation of ``model`` on ``X``.
 
     ``so``: an existing library to test (otherwise the model is compiled in a
@@ -94,6 +106,9 @@ def validate(model, X, *, so=None, symbol: str | None = None, float_t: str = "fl
     seeded standard-normal matrix).  ``options`` as for
     :func:`scikinc.convert` (scoped forms included); with ``so`` they are
     still checked by a conversion, and the Python side follows them.
+    ``weights`` (``"float16"``, ``"bfloat16"``): the model is built with
+    half-size dense weights, and also with float32 weights, and the report
+    gives the error the half weights cost against the float32 build.
     """
     from . import compile as _compile
     from . import load, reference
@@ -111,9 +126,19 @@ def validate(model, X, *, so=None, symbol: str | None = None, float_t: str = "fl
         X = X.reshape(1, -1)
     if X.ndim != 2:
         raise InputError(f"{sym}: the rows to validate on must be a 2-D array, got shape {X.shape}")
+    from .render import WEIGHTS
+
+    if not isinstance(weights, str) or weights not in WEIGHTS:
+        raise OptionError(f"weights must be one of {', '.join(WEIGHTS)}; got {weights!r}")
+    if so is not None and weights != "float32":
+        raise OptionError("validate: weights= builds the model itself; it cannot be given with so=")
     with tempfile.TemporaryDirectory() as tmp:
+        f32 = None
         if so is None:
-            so = _compile({sym: obj}, Path(tmp) / "validate.so", float_t=float_t, options=options)
+            so = _compile({sym: obj}, Path(tmp) / "validate.so", float_t=float_t, options=options, weights=weights)
+            if weights != "float32":
+                f32 = load(_compile({sym: obj}, Path(tmp) / "validate_f32.so", float_t=float_t, options=options),
+                           sym)
         elif options:
             build_entries({sym: obj}, float_t=float_t, options=options)
         f = load(so, sym)
@@ -128,8 +153,10 @@ def validate(model, X, *, so=None, symbol: str | None = None, float_t: str = "fl
             except (TypeError, ValueError) as e:
                 raise InputError(f"{sym}: rnd is not an array of numbers ({one_line(e)})") from e
             c_out = f(Xc, rnd).astype(np.float64)
+            c32 = None if f32 is None else f32(Xc, rnd).astype(np.float64)
         else:
             c_out = f(Xc).astype(np.float64)
+            c32 = None if f32 is None else f32(Xc).astype(np.float64)
     try:
         py_out = reference.predict(obj, Xc, rnd=rnd, options=_reference_options(options, sym, obj))
     except ScikincError:
@@ -147,7 +174,15 @@ def validate(model, X, *, so=None, symbol: str | None = None, float_t: str = "fl
     worst = np.argsort(-err.max(1), kind="stable")[:n_worst].tolist() if len(err) else []
     rep = Report(sym, len(X), err.max(0) if len(err) else np.zeros(c_out.shape[1]),
                  np.where(err.max(0) == 0, 0, rel.max(0)) if len(err) else np.zeros(c_out.shape[1]),
-                 worst, int(bad.any(1).sum()), atol, rtol, c_out, py_out)
+                 worst, int(bad.any(1).sum()), atol, rtol, c_out, py_out, weights)
+    if c32 is not None:
+        herr = np.abs(c_out - c32)
+        herr = np.where(np.isnan(c_out) & np.isnan(c32), 0.0, herr)
+        herr = np.where(np.isnan(herr), np.inf, herr)
+        n_out = c_out.shape[1]
+        rep.half_abs = herr.max(0) if len(herr) else np.zeros(n_out)
+        hrel = herr / np.maximum(np.abs(c32), np.finfo(float).tiny)
+        rep.half_rel = np.where(rep.half_abs == 0, 0, hrel.max(0)) if len(herr) else np.zeros(n_out)
     if plot:
         _plot(rep, Path(plot))
     return rep
@@ -205,6 +240,8 @@ def validate_main(argv) -> int:
     p.add_argument("--option", action="append", default=[], metavar="[SYMBOL.[STEP.]]KEY=VALUE",
                    help="converter option, as for scikinC (repeatable)")
     p.add_argument("--trust", action="append", default=[], metavar="TYPE")
+    p.add_argument("--weights", default="float32", choices=["float32", "float16", "bfloat16"],
+                   help="build with half-size dense weights and report their error against float32 weights")
     args = p.parse_args(argv)
     name, path = split_spec(args.model)
     from .io import sanitize
@@ -212,7 +249,8 @@ def validate_main(argv) -> int:
     obj = load_model_file(path, trust=args.trust)
     X = _read_data(Path(args.data))
     rep = validate({name or sanitize(Path(path).stem): obj}, X, so=args.so, float_t=args.float_t,
-                   atol=args.atol, rtol=args.rtol, plot=args.plot, options=_parse_options(args.option))
+                   atol=args.atol, rtol=args.rtol, plot=args.plot, options=_parse_options(args.option),
+                   weights=args.weights)
     print(rep)
     if args.plot:
         print(f"plot written to {args.plot}")
