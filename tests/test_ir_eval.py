@@ -864,3 +864,33 @@ def test_activation_ops_against_sklearn_and_numpy():
     from scipy.special import log_softmax, softmax
 
     assert_close(evaluate(g, X), log_softmax(softmax(X, axis=1), axis=1), 1e-15, "softmax")
+
+
+@pytest.mark.keras
+def test_keras_tensors(keras64):
+    """Rank >= 3 tensors, several inputs/outputs, convolutions and pooling
+    (issue #16): the IR against float64 Keras; inputs concatenated row-major
+    in model order, outputs likewise."""
+    K, L = keras64, keras64.layers
+    rng = np.random.default_rng(5)
+    cf = {"data_format": "channels_first"}
+    a, b = K.Input((6, 4)), K.Input((1, 4))
+    h = L.Add()([L.Dense(4, activation="tanh")(a), b])
+    h = L.LayerNormalization(axis=[1, 2])(L.Softmax(axis=1)(h))
+    y1 = L.Flatten()(L.Concatenate(axis=1)([h, L.Permute((2, 1))(L.Dense(6)(L.Permute((2, 1))(h)))]))
+    c = L.Conv1D(6, 3, strides=2, padding="same", activation="relu")(a)
+    c = L.Conv1D(4, 2, dilation_rate=2, padding="causal", groups=2)(L.ZeroPadding1D((1, 2))(c))
+    y2 = L.GlobalAveragePooling1D()(L.MaxPooling1D(2, padding="same")(c))
+    img = K.Input((7, 6, 2))  # (TensorFlow has no float64 channels_first convolution on CPU)
+    d = L.Conv2D(4, (3, 2), strides=(2, 1), padding="same")(img)
+    d = L.AveragePooling2D(2, padding="same")(L.BatchNormalization(axis=1)(d))
+    y3 = L.Flatten()(L.UpSampling2D((1, 2), **cf)(L.Cropping2D(((0, 1), (1, 0)), **cf)(d)))
+    model = K.Model([a, b, img], [y1, y2, y3])
+    for w in model.weights:
+        shape = tuple(w.shape)
+        w.assign(rng.uniform(0.5, 2.0, shape) if "variance" in w.path else rng.normal(size=shape) * 0.5)
+    X = rng.normal(size=(1200, 24 + 4 + 84)) * np.where(np.arange(1200) % 3 == 0, 30.0, 1.0)[:, None]
+    X[0] = 0.0
+    ins = [X[:, :24].reshape(-1, 6, 4), X[:, 24:28].reshape(-1, 1, 4), X[:, 28:].reshape(-1, 7, 6, 2)]
+    ref = np.concatenate([np.asarray(o, dtype=np.float64).reshape(len(X), -1) for o in model(ins)], axis=1)
+    check(model, X, ref, rtol=1e-10)

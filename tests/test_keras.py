@@ -470,8 +470,8 @@ def test_refused_layers():
     m = _seq("with_custom", Scale2(name="twice"))
     with pytest.raises(UnsupportedModelError, match=r"'twice'.*Scale2(.|\n)*register_converter"):
         scikinc.convert(m)
-    m = _seq("conv", L.Reshape((6, 1)), L.Conv1D(2, 3))
-    with pytest.raises(UnsupportedModelError, match="Conv1D"):
+    m = _seq("conv", L.Reshape((1, 1, 6, 1)), L.Conv3D(2, (1, 1, 3)))
+    with pytest.raises(UnsupportedModelError, match="Conv3D"):
         scikinc.convert(m)
 
 

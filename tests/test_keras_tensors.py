@@ -191,7 +191,7 @@ def _fn(name, inputs, output):
 
 def _rank3_models():
     keras.utils.set_random_seed(7)
-    O = keras.ops
+    ops = keras.ops
     m = {}
     m["pos_dense"] = _seq("pos_dense", (5, 4), L.Dense(6, activation="relu"), L.Dense(3, activation="softmax"),
                           L.Flatten(), L.Dense(2))
@@ -220,9 +220,9 @@ def _rank3_models():
                         L.Normalization(axis=(1, 2), mean=np.arange(12.0).reshape(3, 4),
                                         variance=np.full((3, 4), 2.0)))
     x, y = keras.Input((4, 3)), keras.Input((1, 3))
-    h = O.add(x, y) * np.array([1.0, -2.0, 0.5], dtype=np.float32) - 1.0
-    h = O.transpose(O.softmax(h, axis=1), (0, 2, 1))
-    m["ops"] = _fn("ops", [x, y], O.concatenate([h, O.maximum(O.transpose(x, (0, 2, 1)), 0.0)], axis=2))
+    h = ops.add(x, y) * np.array([1.0, -2.0, 0.5], dtype=np.float32) - 1.0
+    h = ops.transpose(ops.softmax(h, axis=1), (0, 2, 1))
+    m["ops"] = _fn("ops", [x, y], ops.concatenate([h, ops.maximum(ops.transpose(x, (0, 2, 1)), 0.0)], axis=2))
     return m
 
 
@@ -235,3 +235,54 @@ def test_position_dense_stores_weights_once():
     src = scikinc.convert(m)
     assert src.count("_W[128]") == 1  # one 8x16 table for the 40 positions
     assert "PositionDense" in src
+
+
+# ---------------------------------------------------------------------------
+# 3. convolutions, pooling, padding / cropping / upsampling (1-D and 2-D)
+# ---------------------------------------------------------------------------
+
+def _conv_models():
+    keras.utils.set_random_seed(11)
+    cf = {"data_format": "channels_first"}
+    m = {}
+    m["conv1d"] = _seq("conv1d", (20, 3), L.Conv1D(4, 3, activation="relu"),
+                       L.Conv1D(4, 3, strides=2, padding="same"),
+                       L.Conv1D(6, 3, dilation_rate=2, padding="causal", groups=2, activation="tanh"),
+                       L.MaxPooling1D(2), L.AveragePooling1D(3, strides=2, padding="same"),
+                       L.Conv1D(3, 2, strides=2, padding="same", use_bias=False, activation="softmax"),
+                       L.GlobalAveragePooling1D(), L.Dense(2))
+    m["conv1d_cf"] = _seq("conv1d_cf", (3, 17), L.Conv1D(4, 4, strides=3, padding="same", **cf),
+                          L.MaxPooling1D(2, padding="same", **cf), L.AveragePooling1D(2, **cf),
+                          L.Conv1D(2, 1, **cf), L.Flatten())
+    m["gpool1d"] = _fn("gpool1d", (i := keras.Input((6, 5))),
+                       [L.GlobalMaxPooling1D()(i), L.GlobalMaxPooling1D(data_format="channels_first")(i),
+                        L.GlobalAveragePooling1D(data_format="channels_first", keepdims=True)(i)])
+    m["pad1d"] = _seq("pad1d", (7, 2), L.ZeroPadding1D((1, 2)), L.Cropping1D((2, 1)), L.UpSampling1D(3),
+                      L.Conv1D(2, 3), L.ZeroPadding1D(1), L.Flatten(), L.Dense(3))
+    m["conv2d"] = _seq("conv2d", (10, 9, 2), L.Conv2D(3, (3, 2), strides=(2, 1), padding="same", activation="elu"),
+                       L.Conv2D(4, 2, dilation_rate=2), L.MaxPooling2D((2, 2), padding="same"),
+                       L.AveragePooling2D(2, strides=1, padding="same"), L.Conv2D(4, 1, groups=2),
+                       L.GlobalMaxPooling2D(), L.Dense(2))
+    m["conv2d_cf"] = _seq("conv2d_cf", (2, 8, 7), L.Conv2D(4, 3, padding="same", **cf),
+                          L.Conv2D(4, (2, 3), strides=2, groups=2, **cf), L.MaxPooling2D(2, padding="same", **cf),
+                          L.AveragePooling2D((1, 2), **cf), L.Flatten(), L.Dense(3))
+    i = keras.Input((5, 4, 3))
+    j = keras.Input((3, 5, 4))
+    m["pad2d"] = _fn("pad2d", [i, j], [
+        L.Flatten()(L.UpSampling2D((2, 1))(L.Cropping2D(((1, 1), (0, 2)))(L.ZeroPadding2D(((1, 0), (2, 1)))(i)))),
+        L.GlobalAveragePooling2D(**cf)(L.UpSampling2D(2, **cf)(L.Cropping2D(1, **cf)(L.ZeroPadding2D(1, **cf)(j)))),
+        L.GlobalAveragePooling2D()(i)])
+    return m
+
+
+def test_conv_pool(tmp_path):
+    check_models(_conv_models(), tmp_path)
+
+
+def test_conv_weights_stored_once_and_refusals():
+    m = _seq("cw", (50, 4), L.Conv1D(8, 3))
+    src = scikinc.convert(m)
+    assert src.count("_W[96]") == 1  # one 3x4x8 kernel for the 48 output positions
+    m = _seq("bilinear", (4, 4, 1), L.UpSampling2D(2, interpolation="bilinear"))
+    with pytest.raises(UnsupportedModelError, match="bilinear"):
+        scikinc.convert(m)

@@ -463,6 +463,63 @@ def _softmax_pos(op, xs, ctx):
     return _softmax(op, [x], ctx).reshape(len(xs[0]), op.n_pos * op.n)
 
 
+def _tap_tables(op):
+    """Per kernel tap (kh, kw): the flat output positions it reaches and the
+    flat input positions it reads (taps outside the input skipped)."""
+    out = []
+    for kh in range(op.kh):
+        for kw in range(op.kw):
+            o_pos, i_pos = [], []
+            for oh in range(op.oh):
+                ih = oh * op.sh - op.ph + kh * op.dh
+                if not 0 <= ih < op.h:
+                    continue
+                for ow in range(op.ow):
+                    iw = ow * op.sw - op.pw + kw * op.dw
+                    if 0 <= iw < op.w:
+                        o_pos.append(oh * op.ow + ow)
+                        i_pos.append(ih * op.w + iw)
+            out.append((kh, kw, np.array(o_pos, dtype=np.int64), np.array(i_pos, dtype=np.int64)))
+    return out
+
+
+@evaluator(_keras.Conv)
+def _conv(op, xs, ctx):
+    n = len(xs[0])
+    x = xs[0].reshape(n, op.h * op.w, op.cin)
+    Wt = op.W.astype(ctx.T)
+    acc = np.empty((n, op.oh * op.ow, op.cout), dtype=ctx.T)
+    acc[...] = ctx.c(op.b)
+    for kh, kw, o_pos, i_pos in _tap_tables(op):
+        if not o_pos.size:
+            continue
+        for gi in range(op.groups):
+            cols = slice(gi * op.cout_g, (gi + 1) * op.cout_g)
+            for ci in range(op.cin_g):
+                xi = x[:, i_pos, gi * op.cin_g + ci][:, :, None]
+                acc[:, o_pos, cols] = acc[:, o_pos, cols] + xi * Wt[kh, kw, ci, cols]
+    return acc.reshape(n, -1)
+
+
+@evaluator(_keras.Pool)
+def _pool(op, xs, ctx):
+    n = len(xs[0])
+    x = xs[0].reshape(n, op.h * op.w, op.c)
+    T = ctx.T
+    acc = np.full((n, op.oh * op.ow, op.c), -np.inf if op.kind == "max" else 0, dtype=T)
+    count = np.zeros(op.oh * op.ow, dtype=np.int64)
+    for _, _, o_pos, i_pos in _tap_tables(op):
+        v = x[:, i_pos, :]
+        if op.kind == "max":
+            acc[:, o_pos, :] = np.where(v > acc[:, o_pos, :], v, acc[:, o_pos, :])
+        else:
+            acc[:, o_pos, :] = acc[:, o_pos, :] + v
+            count[o_pos] += 1
+    if op.kind == "avg":
+        acc = acc / count.astype(T)[None, :, None]
+    return acc.reshape(n, -1)
+
+
 @evaluator(_keras.LayerNorm)
 def _layernorm(op, xs, ctx):
     n_pos = getattr(op, "n_pos", 1)

@@ -83,3 +83,87 @@ class PositionSoftmax(Op):
     def out_width(self, w):
         self.expect_widths(w, [self.n_pos * self.n])
         return self.n_pos * self.n
+
+
+def _pair(v, name: str) -> tuple[int, int]:
+    t = tuple(int(a) for a in v)
+    if len(t) != 2:
+        raise ConversionError(f"{name}: expected 2 values, got {t}")
+    return t[0], t[1]
+
+
+class Conv(Op):
+    """2-D convolution, channels last (1-D: height 1): the input is
+    ``[H][W][C_in]``, the output ``[OH][OW][C_out]``, the kernel Keras'
+    ``[KH][KW][C_in / groups][C_out]``.  Output ``(oh, ow)`` reads input
+    ``(oh * stride - pad + k * dilation)`` for each kernel tap ``k``; taps
+    outside the input are skipped (zero padding).  Each output is
+    ``b + sum over (kh, kw, ci)`` in that order; output channels of group
+    ``g`` read input channels ``[g * C_in/groups, (g + 1) * C_in/groups)``."""
+
+    template = "ops/conv.c.j2"
+    hot = True
+
+    def __init__(self, W, b, in_hw, out_hw, strides=(1, 1), dilation=(1, 1), pad=(0, 0), groups: int = 1):
+        self.W = np.asarray(W, dtype=np.float64)
+        if self.W.ndim != 4:
+            raise ConversionError(f"Conv kernel must be [KH][KW][C_in/groups][C_out], got shape {self.W.shape}")
+        self.kh, self.kw, self.cin_g, self.cout = (int(d) for d in self.W.shape)
+        self.groups = int(groups)
+        if self.cout % self.groups:
+            raise ConversionError(f"Conv: {self.cout} output channels in {self.groups} groups")
+        self.cin = self.cin_g * self.groups
+        self.cout_g = self.cout // self.groups
+        self.b = np.zeros(self.cout) if b is None else _vec(b, self.cout, "bias")
+        self.h, self.w = _pair(in_hw, "in_hw")
+        self.oh, self.ow = _pair(out_hw, "out_hw")
+        self.sh, self.sw = _pair(strides, "strides")
+        self.dh, self.dw = _pair(dilation, "dilation")
+        self.ph, self.pw = _pair(pad, "pad")
+
+    def taps(self, o: int, axis: int) -> list[tuple[int, int]]:
+        """(kernel index, input index) of the taps of output ``o`` along axis 0 (H) or 1 (W) that
+        fall inside the input."""
+        k, s, d, p, n = ((self.kh, self.sh, self.dh, self.ph, self.h) if axis == 0
+                         else (self.kw, self.sw, self.dw, self.pw, self.w))
+        return [(j, o * s - p + j * d) for j in range(k) if 0 <= o * s - p + j * d < n]
+
+    def out_width(self, w):
+        self.expect_widths(w, [self.h * self.w * self.cin])
+        return self.oh * self.ow * self.cout
+
+    def describe(self):
+        return f"Conv({self.kh}x{self.kw}, {self.cin}->{self.cout}" + (
+            f", groups={self.groups})" if self.groups > 1 else ")")
+
+
+class Pool(Op):
+    """Max or average pooling, channels last (1-D: height 1): input
+    ``[H][W][C]``, output ``[OH][OW][C]``; window ``(ph, pw)``, strides,
+    padding ``pad`` before; taps outside the input are skipped (average:
+    the sum of the valid taps in (kh, kw) order divided by their count, as
+    TensorFlow's pooling)."""
+
+    template = "ops/pool.c.j2"
+    KINDS = ("max", "avg")
+
+    def __init__(self, kind: str, c: int, in_hw, out_hw, pool, strides, pad=(0, 0)):
+        if kind not in self.KINDS:
+            raise ConversionError(f"unknown pooling {kind!r}")
+        self.kind = kind
+        self.c = int(c)
+        self.h, self.w = _pair(in_hw, "in_hw")
+        self.oh, self.ow = _pair(out_hw, "out_hw")
+        self.kh, self.kw = _pair(pool, "pool")
+        self.sh, self.sw = _pair(strides, "strides")
+        self.ph, self.pw = _pair(pad, "pad")
+        self.dh = self.dw = 1
+
+    taps = Conv.taps
+
+    def out_width(self, w):
+        self.expect_widths(w, [self.h * self.w * self.c])
+        return self.oh * self.ow * self.c
+
+    def describe(self):
+        return f"Pool({self.kind}, {self.kh}x{self.kw})"

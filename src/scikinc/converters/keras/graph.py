@@ -347,16 +347,20 @@ def _walk(model, g: Graph, xs: list[Value], ctx, fails: list) -> list[Value]:
                      model, ctx, g, out_shapes=out_shapes)
         call.args, call.kwargs = _node_args(node)
         with g.scope(call.name):
+            failed = False
             try:
                 res = _apply(call, fails)
             except UnsupportedModelError as e:
+                failed = True
                 fails.append(str(e))
                 res = [g.add(Constant(np.zeros(_width(s, call.where()))), ) for s in out_shapes]
+        lists_ok = len(out_shapes) > 1 or failed or _is_model(layer)  # a layer's single output is a Value
         if isinstance(res, Value):
             res = [res]
-        if not isinstance(res, (list, tuple)) or not all(isinstance(v, Value) for v in res):
+        elif not (lists_ok and isinstance(res, (list, tuple)) and all(isinstance(v, Value) for v in res)):
             raise ConversionError(f"{call.where()}: the converter returned {type(res).__name__}, "
-                                  "not a scikinc.ir.Value")
+                                  "not a scikinc.ir.Value" + (" (or a list of them, one per output)"
+                                                              if len(out_shapes) > 1 else ""))
         if len(res) != len(out_shapes):
             raise ConversionError(f"{call.where()}: produced {len(res)} tensors, Keras says {len(out_shapes)}")
         for v, s in zip(res, out_shapes, strict=True):
