@@ -21,7 +21,13 @@ Tree ensembles are built in two steps:
     big forests still compile in bounded time and memory);
 :class:`TreeTable` (``table``)
     one flat array of node records and a traversal loop (compact: compile time
-    and code size independent of the forest's shape);
+    and code size independent of the forest's shape).  Without categorical
+    splits and up to depth ``TABLE_FIXED_MAX_DEPTH`` every tree takes exactly
+    ``depth`` steps (a leaf keeps its index, a conditional move): no branch
+    on the data, so the trees overlap in the out-of-order core instead of
+    each waiting for its mispredicted exit; the records are then 8 bytes
+    (float thresholds; 16 for double), the leaves' rows relative to their
+    tree's;
 :class:`TreeBranchFree` (``branchfree``)
     trees padded to a complete binary tree of depth ``D`` (small ``D``): the
     leaf index is built from ``D`` comparisons without a single branch, then
@@ -73,6 +79,11 @@ IFELSE_MAX_NODES = 16000
 IFELSE_MAX_DEPTH = 64
 #: nodes per generated function in the ifelse strategy
 IFELSE_CHUNK_NODES = 1000
+#: table: a fixed number of steps per tree (the ensemble's depth) up to this depth ...
+TABLE_FIXED_MAX_DEPTH = 16
+#: ... while the depth is at most this many times the mean leaf depth (leaf-wise
+#: trees with one long branch would pay the long branch on every tree)
+TABLE_FIXED_MAX_WASTE = 2.0
 #: bitvector: leaves per tree (one bit each in a 64-bit mask)
 BITVECTOR_MAX_LEAVES = 64
 #: bitvector: at least this many nodes per checkpoint block ...
@@ -513,6 +524,43 @@ class TreeTable(TreeStrategy):
         self.roots = np.array(roots, np.int64)
         self.bsi = np.array(bsi, np.int64)
         self.vals = np.concatenate([np.asarray(v, np.float64).reshape(-1) for v in leafvals])
+        self._fixed_layout(ens)
+
+    def _fixed_layout(self, ens: TreeEnsemble) -> None:
+        """``fixed``: the number of steps every tree takes (0: the loop runs
+        to the leaf, categorical splits or too deep), and for it ``packed``
+        records ``(slot << 2 | 2 NaN goes left | 1 internal, child, leaf
+        row)``: ``child`` the left child's index in its tree; a leaf points
+        to itself (``r & 1`` keeps it there: no select that a compiler could
+        turn back into a branch), and its row relative to the tree's first
+        (``lbase``) is stored in its threshold field (exact in float up to
+        2**24); ``wide``: int fields, else unsigned short."""
+        self.fixed = 0
+        self.packed: list[tuple[int, int, int]] = []
+        self.lbase = np.zeros(0, np.int64)
+        self.wide = False
+        if self.has_cat or self.depth > TABLE_FIXED_MAX_DEPTH or not self.records:
+            return
+        mean_depth = float(np.mean([float(t.depths()[t.left < 0].mean()) for t in ens.trees]))
+        if self.depth > TABLE_FIXED_MAX_WASTE * max(mean_depth, 1.0):
+            return
+        ends = list(self.roots[1:]) + [len(self.records)]
+        lbase = []
+        for b, e in zip(self.roots, ends, strict=True):
+            first = None
+            for k, (f, child, fl) in enumerate(self.records[b:e]):
+                if f < 0:
+                    first = child if first is None else first
+                    self.packed.append((0, k, child - first))
+                else:
+                    self.packed.append((f << 2 | (fl & 1) << 1 | 1, child - int(b), 0))
+            lbase.append(first)
+        if max(r for _, _, r in self.packed) >= 2 ** 24:
+            self.packed = []
+            return
+        self.lbase = np.array(lbase, np.int64)
+        self.wide = max(max(s for s, _, _ in self.packed), max(c for _, c, _ in self.packed)) >= 65536
+        self.fixed = max(self.depth, 1)
 
 
 class TreeBranchFree(TreeStrategy):
