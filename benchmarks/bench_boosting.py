@@ -271,6 +271,19 @@ def _fitted(label, m, classes):
     return m
 
 
+class _Rows(list):
+    """The result rows, each also logged as it comes (a long run that is
+    stopped still leaves its rows on stderr)."""
+
+    def append(self, row):
+        _log("row", json.dumps(row, default=str, ensure_ascii=False))
+        super().append(row)
+
+    def extend(self, rows):
+        for r in rows:
+            self.append(r)
+
+
 def _failed(label, tool, e) -> dict:
     return dict(model=label, tool=tool, ns_per_call=float("nan"), notes=f"failed: {e}"[:100])
 
@@ -279,7 +292,7 @@ def run(only=None) -> list[dict]:
     warnings.filterwarnings("ignore")
     BUILD.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="bench_boosting_", dir=str(BUILD)))
-    out: list[dict] = []
+    out = _Rows()
     for label, lib, m, classes in models():
         if only is not None and not any(o in label for o in only):
             continue
@@ -311,7 +324,7 @@ def run(only=None) -> list[dict]:
                                 notes="Model.predict(n_jobs=1), 1 row, from Python"))
             except Exception as e:  # pragma: no cover
                 out.append(_failed(label, "lleaves", e))
-    return out
+    return list(out)
 
 
 if __name__ == "__main__":
