@@ -894,3 +894,13 @@ def test_keras_tensors(keras64):
     ins = [X[:, :24].reshape(-1, 6, 4), X[:, 24:28].reshape(-1, 1, 4), X[:, 28:].reshape(-1, 7, 6, 2)]
     ref = np.concatenate([np.asarray(o, dtype=np.float64).reshape(len(X), -1) for o in model(ins)], axis=1)
     check(model, X, ref, rtol=1e-10)
+
+
+@pytest.mark.keras
+def test_keras_embedding(keras64):
+    L = keras64.layers
+    rng = np.random.default_rng(6)
+    i = keras64.Input((4,))
+    model = keras64.Model(i, L.Flatten()(L.Dense(3)(L.Embedding(9, 5)(i))))
+    X = rng.integers(0, 9, size=(1200, 4)) + rng.uniform(0, 0.999, size=(1200, 4))
+    check(model, X, _keras_ref(model, X), rtol=1e-12)

@@ -286,3 +286,30 @@ def test_conv_weights_stored_once_and_refusals():
     m = _seq("bilinear", (4, 4, 1), L.UpSampling2D(2, interpolation="bilinear"))
     with pytest.raises(UnsupportedModelError, match="bilinear"):
         scikinc.convert(m)
+
+
+# ---------------------------------------------------------------------------
+# 4. Embedding (integer inputs passed as floats)
+# ---------------------------------------------------------------------------
+
+def _embedding_rows(model, n=1200, seed=1):
+    rng = np.random.default_rng(seed)
+    X = rng.integers(0, 7, size=(n, 5)) + rng.uniform(0, 0.999, size=(n, 5)) * (np.arange(n) % 2)[:, None]
+    X[0], X[1] = 0.0, 6.0
+    X[2] = [0.0, 0.5, 6.999, 6.0, 3.0]
+    return X.astype(np.float32)
+
+
+def test_embedding(tmp_path):
+    keras.utils.set_random_seed(13)
+    i = keras.Input((5,))
+    e = L.Embedding(7, 3)(i)
+    m = {"emb": _fn("emb", i, [L.Dense(2)(L.Flatten()(e)), L.GlobalAveragePooling1D()(L.Dense(4)(e))])}
+    check_models(m, tmp_path, X_for=_embedding_rows)
+    # outside (-1, 7) and NaN: a row of zeros (Keras raises on such indices); -0.5 truncates to row 0
+    layer = L.Embedding(7, 3)
+    emb = keras.Sequential([keras.Input((5,)), layer])
+    f = scikinc.load(scikinc.compile({"e": emb}, tmp_path / "e.so", float_t="double"), "e")
+    got = f(np.array([[-1.0, 7.0, np.nan, 1e9, -0.5]])).reshape(5, 3)
+    assert np.array_equal(got[:4], np.zeros((4, 3)))
+    assert np.array_equal(got[4], np.asarray(layer.embeddings, dtype=np.float64)[0])

@@ -520,6 +520,15 @@ def _pool(op, xs, ctx):
     return acc.reshape(n, -1)
 
 
+@evaluator(_keras.Embedding)
+def _embedding(op, xs, ctx):
+    v = xs[0]
+    ok = (v > ctx.T(-1)) & (v < ctx.T(op.v))
+    k = np.where(ok, np.trunc(np.where(ok, v, 0)), 0).astype(np.int64)
+    rows = ctx.c(op.table)[k]
+    return np.where(ok[:, :, None], rows, ctx.T(0)).reshape(len(v), -1)
+
+
 @evaluator(_keras.LayerNorm)
 def _layernorm(op, xs, ctx):
     n_pos = getattr(op, "n_pos", 1)

@@ -167,3 +167,21 @@ class Pool(Op):
 
     def describe(self):
         return f"Pool({self.kind}, {self.kh}x{self.kw})"
+
+
+class Embedding(Op):
+    """Rows of a ``[V][D]`` table looked up by the input values (Keras'
+    Embedding: the index is the value truncated toward zero, as its int32
+    cast); a value outside ``(-1, V)`` or NaN -- an error in Keras -- gives a
+    row of zeros.  Input ``n`` values, output ``[n][D]``."""
+
+    template = "ops/embedding.c.j2"
+
+    def __init__(self, table):
+        self.table = np.asarray(table, dtype=np.float64)
+        if self.table.ndim != 2:
+            raise ConversionError(f"Embedding table must be 2-D, got shape {self.table.shape}")
+        self.v, self.d = (int(s) for s in self.table.shape)
+
+    def out_width(self, w):
+        return w[0] * self.d

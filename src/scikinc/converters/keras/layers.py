@@ -14,7 +14,7 @@ import numpy as np
 
 from ...errors import ConversionError, UnsupportedModelError
 from ...ir import Activation, Affine, Binary, Clip, Concat, Dense, Gather, Softmax, Value
-from ...ir.keras import LayerNorm, PositionDense, PositionSoftmax, PReLU
+from ...ir.keras import Embedding, LayerNorm, PositionDense, PositionSoftmax, PReLU
 from ...registry import qualname, register_converter
 from . import shapes as S
 from .activations import _relu_spec, activation_spec, add_activation
@@ -271,6 +271,15 @@ def concatenate(call, g, vals, dims, axis) -> Value:
 @_layer("Concatenate")
 def _concatenate(call, g):
     return concatenate(call, g, call.vals, call.in_dims, getattr(call.layer, "axis", -1))
+
+
+@_layer("Embedding")
+def _embedding(call, g):
+    L = call.layer
+    if getattr(L, "quantization_mode", None):
+        raise UnsupportedModelError(f"{call.where()}: quantized ({L.quantization_mode}) Embedding layers "
+                                    "are not supported; convert the float model")
+    return g.add(Embedding(np.asarray(_np(L.embeddings))), call.x())
 
 
 @_layer("Permute")
