@@ -15,6 +15,13 @@ from .errors import CompileError, ConversionError, OutputError, one_line
 
 #: default optimisation flags; -fPIC -shared -lm are always added
 DEFAULT_FLAGS = ("-O3",)
+#: added to every build, whatever ``flags`` says: GCC 12's SLP (straight-line)
+#: vectoriser packs the small fixed-size loops of the single-row and the
+#: row-blocked batch kernels differently (fused or not, even under
+#: -ffp-contract=off), so batch rows stopped being bitwise the single calls.
+#: Loop vectorisation, which does the work in the dense kernels, stays on
+#: (resgen is as fast without SLP).
+ALWAYS_FLAGS = ("-fno-tree-slp-vectorize",)
 #: no FMA contraction: bitwise-identical results on every CPU and clone.  GCC 12's
 #: SLP vectoriser still forms fused (vfmsubadd) instructions in the AVX2/AVX-512
 #: clones of small dense layers under -ffp-contract=off: it is switched off too
@@ -120,6 +127,7 @@ def compiler_command(source: Path, output: Path, *, cc: str = "gcc", flags: Sequ
     is_cxx = "++" in Path(words[-1]).name
     cmd += ["-x", "c++" if is_cxx else "c"]
     cmd += list(DEFAULT_FLAGS if flags is None else flags)
+    cmd += list(ALWAYS_FLAGS)
     if target_arch(target) == "aarch64":
         cmd += list(AARCH64_FLAGS)
     if reproducible:
