@@ -18,7 +18,7 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from util import check_contract, compile_strict, rows  # noqa: E402
+from util import check_contract, compile_strict, rows, single_row_code  # noqa: E402
 
 import scikinc  # noqa: E402
 from scikinc.core import finish  # noqa: E402
@@ -112,7 +112,7 @@ def _keras(m, X):
 def n_ops(src, desc):
     """How many ops described as ``desc`` the generated C runs (the renderer's
     per-op comment: ``/* desc */`` or ``/* desc (label) */``)."""
-    return len(re.findall(r"/\* " + re.escape(desc) + r"(?: \([^)]*\))? \*/", src))
+    return len(re.findall(r"/\* " + re.escape(desc) + r"(?: \([^)]*\))? \*/", single_row_code(src)))
 
 
 # ---------------------------------------------------------------------------

@@ -95,3 +95,11 @@ def cpu_flags() -> set:
     except OSError:
         pass
     return set()
+
+
+def single_row_code(src: str) -> str:
+    """The generated C without its row-blocked batch kernels (``NAME__rows``), which
+    repeat every op of the single-row code: for counting ops in a model's C."""
+    import re
+
+    return re.sub(r"/\* \d+ rows at once.*?\n}\n", "", src, flags=re.S)
