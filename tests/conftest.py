@@ -7,6 +7,16 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 ROOT = Path(__file__).resolve().parents[1]
 
+# SQLamarr (tests/test_sqlamarr.py) links SQLite.  Once TensorFlow is imported, its
+# own SQLite copy, built without SQL math functions such as log10, answers
+# SQLamarr's calls ("no such function: log10"): load SQLamarr first, before any
+# test module imports TensorFlow in this process.
+if "asan" not in os.environ.get("LD_PRELOAD", ""):  # .ci/sanitize does not run test_sqlamarr
+    try:
+        import SQLamarr  # noqa: F401
+    except Exception:  # not installed (or no wheel for this platform): test_sqlamarr skips
+        pass
+
 
 def pytest_configure(config):
     """Under pytest-xdist (`make test` runs `-n auto --dist loadfile`), build
