@@ -171,8 +171,6 @@ def _krows(n_in, n=2000, seed=0):
 
 
 @pytest.mark.keras
-@pytest.mark.xfail(strict=False, reason="known bug (session 5): name_batch differs from single calls in the last bit "
-                   "for this graph (an Affine beside a fused Dense+add); under investigation")
 def test_user_multi_input_layer(keras, tmp_path):
     WeightedSum = _weighted_sum_class(keras)
     seen = []

@@ -15,13 +15,16 @@ from .errors import CompileError, ConversionError, OutputError, one_line
 
 #: default optimisation flags; -fPIC -shared -lm are always added
 DEFAULT_FLAGS = ("-O3",)
-#: added to every build, whatever ``flags`` says: GCC 12's SLP (straight-line)
-#: vectoriser packs the small fixed-size loops of the single-row and the
-#: row-blocked batch kernels differently (fused or not, even under
-#: -ffp-contract=off), so batch rows stopped being bitwise the single calls.
-#: Loop vectorisation, which does the work in the dense kernels, stays on
-#: (resgen is as fast without SLP).
-ALWAYS_FLAGS = ("-fno-tree-slp-vectorize",)
+#: added to every build, whatever ``flags`` says, so that every row of
+#: ``name_batch`` is bitwise the single call: GCC contracts a*b+c into FMAs
+#: where it sees them, and the single-row and row-blocked batch code expose
+#: different pairs (e.g. an Affine op's product forwarded into the next op's
+#: add in the single-row code only); its SLP (straight-line) vectoriser also
+#: packs the small fixed-size loops of the two paths differently (fused or not
+#: even under -ffp-contract=off).  Loop vectorisation stays on.  Cost: resgen
+#: single call ~5 %, batch ~1.8x (FMA throughput); explicit FMAs in the dense
+#: kernels' AVX2/AVX-512 clones would win it back.
+ALWAYS_FLAGS = ("-ffp-contract=off", "-fno-tree-slp-vectorize")
 #: no FMA contraction: bitwise-identical results on every CPU and clone.  GCC 12's
 #: SLP vectoriser still forms fused (vfmsubadd) instructions in the AVX2/AVX-512
 #: clones of small dense layers under -ffp-contract=off: it is switched off too
