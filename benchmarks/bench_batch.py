@@ -18,7 +18,7 @@ import time
 import numpy as np
 
 from .bench_keras import N_IN, _onnx_session, resgen
-from .common import BUILD, HERE, fmt_ns, machine
+from .common import BUILD, HERE, fmt_ns, machine, print_rows
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -132,11 +132,7 @@ def run() -> list[dict]:
 
 
 def main() -> None:
-    print(f"# resgen batched over {N_ROWS} rows, ns per row; {machine()}")
-    rows = run()
-    w = max(len(r["model"]) + len(r["tool"]) for r in rows) + 3
-    for r in rows:
-        print(f"{r['model'] + ' | ' + r['tool']:<{w}}  {fmt_ns(r['ns_per_call']):>10}  {r['notes']}")
+    print_rows(f"# resgen batched over {N_ROWS} rows, ns per row; {machine()}", run())
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .common import BUILD, fmt_ns, machine, time_c, time_py
+from .common import BUILD, fmt_ns, machine, print_rows, time_c, time_py
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -242,11 +242,7 @@ def run() -> list[dict]:
 
 
 def main() -> None:
-    print(f"# Keras resgen ({N_IN} -> {WIDTH} x {BLOCKS + 1} residual -> {N_OUT}); {machine()}")
-    rows = run()
-    w = max(len(r["model"]) + len(r["tool"]) for r in rows) + 3
-    for r in rows:
-        print(f"{r['model'] + ' | ' + r['tool']:<{w}}  {fmt_ns(r['ns_per_call']):>10}  {r['notes']}")
+    print_rows(f"# Keras resgen ({N_IN} -> {WIDTH} x {BLOCKS + 1} residual -> {N_OUT}); {machine()}", run())
 
 
 if __name__ == "__main__":

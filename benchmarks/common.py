@@ -120,3 +120,11 @@ def fmt_ns(ns: float | None) -> str:
     if ns >= 1e3:
         return f"{ns / 1e3:.2f} µs"
     return f"{ns:.0f} ns"
+
+
+def print_rows(title: str, rows: list[dict]) -> None:
+    """A bench module's rows as plain text (``python -m benchmarks.bench_NAME``)."""
+    print(title)
+    w = max(len(r["model"]) + len(r["tool"]) for r in rows) + 3
+    for r in rows:
+        print(f"{r['model'] + ' | ' + r['tool']:<{w}}  {fmt_ns(r['ns_per_call']):>10}  {r['notes']}")
