@@ -5,7 +5,7 @@ compiled code (timed from C) against
   (``Booster.inplace_predict`` with ``nthread=1``, LightGBM
   ``predict(num_threads=1)``, CatBoost ``predict(thread_count=1)``);
 * tl2cgen/treelite compiled code (treelite's XGBoost/LightGBM importers,
-  timed from C with ``bench_boosting_tl2cgen.c``; CatBoost has no treelite
+  timed from C with ``tl2cgen_time.c``; CatBoost has no treelite
   importer);
 * ONNX Runtime, one thread, one row, from Python (onnxmltools for XGBoost and
   LightGBM, CatBoost's own ``save_model(format="onnx")``);
@@ -114,7 +114,7 @@ def time_tl2cgen(lib, m, X, n_out, workdir: Path) -> float:
     best = float("inf")
     ftype = "float" if lib == "xgboost" else "double"  # treelite's threshold type for each importer
     for _ in range(3):
-        res = subprocess.run([str(c_harness("bench_boosting_tl2cgen")), str(libpath), str(rows), str(len(X)),
+        res = subprocess.run([str(c_harness("tl2cgen_time")), str(libpath), str(rows), str(len(X)),
                               str(X.shape[1]), str(n_out), "20000", ftype], capture_output=True, text=True,
                              check=True)
         best = min(best, float(res.stdout.strip()))

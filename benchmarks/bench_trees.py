@@ -2,7 +2,7 @@
 against sklearn ``predict_proba`` on one row, ONNX Runtime (skl2onnx, one
 thread, one row, timed from Python: includes ~µs of binding overhead) and
 tl2cgen/treelite compiled code (timed from C with
-``bench_trees_tl2cgen.c``: the same loop as ``ctime.c``, filling tl2cgen's
+``tl2cgen_time.c``: the same loop as ``ctime.c``, filling tl2cgen's
 ``union Entry`` row per call).
 
 Inputs are held-out rows of the training distribution, cycled over 5000 rows,
@@ -54,7 +54,7 @@ def models():
 
 
 def _tl2cgen_harness() -> Path:
-    return c_harness("bench_trees_tl2cgen")
+    return c_harness("tl2cgen_time")
 
 
 def time_tl2cgen(m, X, n_out, workdir: Path) -> float:

@@ -6,11 +6,7 @@
  * predictors, caches, clock ramp) precedes REPS x CALLS (default REPS 5)
  * timed calls in slices of SLICE calls; the rows keep cycling throughout.
  * Prints the best slice's ns per call. */
-#include <dlfcn.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "ctime.h"
 
@@ -25,28 +21,23 @@ int main(int argc, char **argv)
     fprintf(stderr, "usage: %s LIB.so SYMBOL ROWS.bin N_ROWS CALLS [float|double]\n", argv[0]);
     return 2;
   }
-  void *h = dlopen(argv[1], RTLD_NOW);
-  if (!h) { fprintf(stderr, "%s\n", dlerror()); return 1; }
+  void *h = skc_bench_open(argv[1]);
   char name[512];
-  void *f = dlsym(h, argv[2]);
+  void *f = skc_bench_sym(h, argv[2]);
   snprintf(name, sizeof name, "%s_n_inputs", argv[2]);
-  const int *nin = (const int *)dlsym(h, name);
+  const int *nin = (const int *)skc_bench_sym(h, name);
   snprintf(name, sizeof name, "%s_n_outputs", argv[2]);
-  const int *nout = (const int *)dlsym(h, name);
+  const int *nout = (const int *)skc_bench_sym(h, name);
   snprintf(name, sizeof name, "%s_n_random", argv[2]);
-  const int *nrnd = (const int *)dlsym(h, name);
-  if (!f || !nin || !nout) { fprintf(stderr, "symbol %s not found\n", argv[2]); return 1; }
+  const int *nrnd = (const int *)dlsym(h, name); /* generative models only */
   const int dbl = argc > 6 && strcmp(argv[6], "double") == 0;
   const size_t sz = dbl ? sizeof(double) : sizeof(float);
   const long rows = atol(argv[4]);
   const long calls = atol(argv[5]);
   const int nr = nrnd ? *nrnd : 0;
   const size_t width = (size_t)(*nin + nr);
-  char *data = (char *)malloc(rows * width * sz);
+  char *data = (char *)skc_bench_rows(argv[3], width * sz, rows);
   char *out = (char *)malloc((size_t)*nout * sz + 64);
-  FILE *fp = fopen(argv[3], "rb");
-  if (!fp || fread(data, sz * width, rows, fp) != (size_t)rows) { fprintf(stderr, "cannot read rows\n"); return 1; }
-  fclose(fp);
   const int reps = argc > 7 ? atoi(argv[7]) : 5;
   long c = 0;
 #define SKC_CALL()                                                                              \

@@ -1,6 +1,6 @@
-/* The timing loop shared by benchmarks/ctime.c (scikinc symbols) and
- * benchmarks/bench_trees_tl2cgen.c (tl2cgen libraries), so both tools are
- * measured the same way.
+/* What the C timers share: benchmarks/ctime.c (scikinc symbols) and
+ * benchmarks/tl2cgen_time.c (tl2cgen libraries) open the library, read the
+ * rows and time the calls with the same code, so both are measured the same way.
  *
  * SKC_BEST_SLICE(CALL, ROWS, N_TIMED) runs CALL() (which must advance the
  * row counter `c`) untimed until every row was seen once and WARMUP_NS have
@@ -11,7 +11,9 @@
  * quiet ones, and a slice of 1000 calls still averages over many rows. */
 #ifndef SKC_BENCH_CTIME_H
 #define SKC_BENCH_CTIME_H
+#include <dlfcn.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
 
 #define WARMUP_NS 50e6
@@ -22,6 +24,41 @@ static double now(void)
   struct timespec t;
   clock_gettime(CLOCK_MONOTONIC, &t);
   return t.tv_sec * 1e9 + t.tv_nsec;
+}
+
+/* dlopen(path) or exit(1) with dlerror(). */
+static void *skc_bench_open(const char *path)
+{
+  void *h = dlopen(path, RTLD_NOW);
+  if (!h) {
+    fprintf(stderr, "%s\n", dlerror());
+    exit(1);
+  }
+  return h;
+}
+
+/* The symbol or exit(1) naming it. */
+static void *skc_bench_sym(void *h, const char *name)
+{
+  void *s = dlsym(h, name);
+  if (!s) {
+    fprintf(stderr, "symbol %s not found\n", name);
+    exit(1);
+  }
+  return s;
+}
+
+/* N_ROWS rows of ROW_BYTES bytes from the file PATH (malloc'ed), or exit(1). */
+static void *skc_bench_rows(const char *path, size_t row_bytes, long n_rows)
+{
+  void *data = malloc(row_bytes * (size_t)n_rows);
+  FILE *fp = fopen(path, "rb");
+  if (!data || !fp || fread(data, row_bytes, (size_t)n_rows, fp) != (size_t)n_rows) {
+    fprintf(stderr, "cannot read %ld rows of %zu bytes from %s\n", n_rows, row_bytes, path);
+    exit(1);
+  }
+  fclose(fp);
+  return data;
 }
 
 #define SKC_BEST_SLICE(CALL, ROWS, N_TIMED)                                  \
