@@ -117,6 +117,17 @@ MATH_UNITS: dict[str, tuple[str, ...]] = {
     # float functions computed with the double implementation
     **{f"{n}_float": (f"{n}_double",) for n in ("erf", "erfc", "exp2", "log2", "log10", "sinh", "cosh")},
 }
+#: the units of templates/helpers/math_trig.c.j2 (sin, cos, tan, asin, acos,
+#: atan, atan2), emitted after math.c.j2's; float ones via the double ones
+TRIG_UNITS: dict[str, tuple[str, ...]] = {
+    "trigddcore_double": (), "trigcore_double": ("bits_double", "trigddcore_double"),
+    **{f"{n}_double": ("trigcore_double",) for n in ("sin", "cos", "tan")},
+    "atancore_double": ("bits_double",), "atan_double": ("atancore_double",), "atan2_double": ("atancore_double",),
+    "asincore_double": ("bits_double", "trigddcore_double"), "asin_double": ("asincore_double",),
+    "acos_double": ("asincore_double",),
+    **{f"{n}_float": (f"{n}_double",) for n in ("sin", "cos", "tan", "asin", "acos", "atan", "atan2")},
+}
+MATH_UNITS.update(TRIG_UNITS)
 #: public own functions per C type
 OWN_MATH = {t: {u[: -len(t) - 1] for u in MATH_UNITS if u.endswith("_" + t) and "core" not in u
                 and not u.startswith("bits")} for t in ("float", "double")}
@@ -507,7 +518,13 @@ def render_file(entries: Sequence[Entry], *, float_t: str, copyright: str | None
 
 def math_source(used: set[str]) -> str:
     """C of the own math units ``used`` (``MATH_UNITS`` keys) and their callees."""
-    return environment().get_template("helpers/math.c.j2").render(need=math_units(used)).strip("\n")
+    need = math_units(used)
+    env = environment()
+    text = env.get_template("helpers/math.c.j2").render(need=[u for u in need if u not in TRIG_UNITS]).strip("\n")
+    trig = [u for u in need if u in TRIG_UNITS]
+    if trig:
+        text += "\n\n" + env.get_template("helpers/math_trig.c.j2").render(need=trig).strip("\n")
+    return text
 
 
 def render_header(entries: Sequence[Entry], *, float_t: str, version: str, guard: str) -> str:
