@@ -3,8 +3,9 @@ in the loop an activation layer runs (y[i] = f(x[i]) over 256 values).
 
     python -m benchmarks.bench_math
 
-Each function is timed in three builds of the same C: own implementation
-(default), ``-DSKC_LIBM_MATH`` (libm calls) and own + reproducible flags, at the
+Each function is timed in four builds of the same C: the default build (own
+implementation where it is the default), ``-DSKC_OWN_MATH`` (own everywhere),
+``-DSKC_LIBM_MATH`` (libm calls) and own + reproducible flags, at the
 x86-64 baseline and, where the CPU has it, x86-64-v3 (the AVX2 clone scikinc's
 hot functions get).  The per-element time decides which functions use their
 own implementation by default (``default_own`` in math.c.j2).
@@ -20,11 +21,13 @@ import numpy as np
 from .common import BUILD
 
 N = 256
-ONE_ARG = ("exp", "expm1", "log", "log1p", "tanh", "erf", "erfc", "exp2", "log2", "log10", "sinh", "cosh")
+ONE_ARG = ("exp", "expm1", "log", "log1p", "tanh", "erf", "erfc", "exp2", "log2", "log10", "sinh", "cosh",
+           "sin", "cos", "tan", "asin", "acos", "atan")
 #: arguments where each function does real work (no saturation)
 RANGES = {"exp": (-20, 20), "expm1": (-5, 5), "log": (1e-3, 1e3), "log1p": (-0.5, 10), "tanh": (-5, 5),
           "erf": (-4, 4), "erfc": (-4, 10), "exp2": (-30, 30), "log2": (1e-3, 1e3), "log10": (1e-3, 1e3),
-          "sinh": (-20, 20), "cosh": (-20, 20), "pow": (0.1, 10)}
+          "sinh": (-20, 20), "cosh": (-20, 20), "pow": (0.1, 10), "sin": (-10, 10), "cos": (-10, 10),
+          "tan": (-10, 10), "asin": (-1, 1), "acos": (-1, 1), "atan": (-10, 10), "atan2": (-5, 5)}
 
 KERNEL = r"""
 #include <math.h>
@@ -35,8 +38,10 @@ KERNEL = r"""
   void loop_##name##f(const float *x, float *y, int n) { for (int i = 0; i < n; i++) y[i] = skc_##name##f(x[i]); } \
   void loop_##name(const double *x, double *y, int n) { for (int i = 0; i < n; i++) y[i] = skc_##name(x[i]); }
 LOOPS(exp) LOOPS(expm1) LOOPS(log) LOOPS(log1p) LOOPS(tanh) LOOPS(erf) LOOPS(erfc) LOOPS(exp2) LOOPS(log2)
-LOOPS(log10) LOOPS(sinh) LOOPS(cosh)
+LOOPS(log10) LOOPS(sinh) LOOPS(cosh) LOOPS(sin) LOOPS(cos) LOOPS(tan) LOOPS(asin) LOOPS(acos) LOOPS(atan)
 void loop_powf(const float *x, float *y, int n) { for (int i = 0; i < n; i++) y[i] = skc_powf(x[i], 1.37f); }
+void loop_atan2f(const float *x, float *y, int n) { for (int i = 0; i < n; i++) y[i] = skc_atan2f(x[i], x[n - 1 - i]); }
+void loop_atan2(const double *x, double *y, int n) { for (int i = 0; i < n; i++) y[i] = skc_atan2(x[i], x[n - 1 - i]); }
 /* best ns per element over `reps` rounds of `calls` loop calls */
 double time_loop(void (*f)(const void *, void *, int), const void *x, void *y, int n, int calls, int reps)
 {
@@ -83,15 +88,18 @@ def _isa_levels() -> dict[str, list[str]]:
 
 
 def measure(calls: int = 2000, reps: int = 7) -> list[dict]:
-    """[{function, type, isa, own, libm, reproducible}] in ns per element."""
+    """[{function, type, isa, own, libm, reproducible, forced}] in ns per element
+    (``own``: the default build; ``forced``: -DSKC_OWN_MATH, scikinc's own
+    even where the default is libm)."""
     from scikinc.compiler import REPRODUCIBLE_FLAGS
 
     out = []
     rng = np.random.default_rng(0)
     for isa, fl in _isa_levels().items():
         libs = {"own": _build(f"own_{isa}", fl), "libm": _build(f"libm_{isa}", [*fl, "-DSKC_LIBM_MATH"]),
-                "reproducible": _build(f"repro_{isa}", [*fl, *REPRODUCIBLE_FLAGS])}
-        for name in (*ONE_ARG, "pow"):
+                "reproducible": _build(f"repro_{isa}", [*fl, *REPRODUCIBLE_FLAGS]),
+                "forced": _build(f"forced_{isa}", [*fl, "-DSKC_OWN_MATH"])}
+        for name in (*ONE_ARG, "pow", "atan2"):
             for t, dt, suf in (("float", np.float32, "f"), ("double", np.float64, "")):
                 if name == "pow" and t == "double":
                     continue
@@ -115,12 +123,13 @@ def run() -> list[dict]:
         model = f"math: {m['function']} {m['type']} over {N} values ({m['isa']})"
         rows.append({"model": model, "tool": "scikinc own (default build)", "ns_per_call": m["own"] * N})
         rows.append({"model": model, "tool": "scikinc own, reproducible", "ns_per_call": m["reproducible"] * N})
+        rows.append({"model": model, "tool": "scikinc own (-DSKC_OWN_MATH)", "ns_per_call": m["forced"] * N})
         rows.append({"model": model, "tool": "glibc libm (-DSKC_LIBM_MATH)", "ns_per_call": m["libm"] * N})
     return rows
 
 
 if __name__ == "__main__":
-    print(f"{'function':8s} {'type':6s} {'isa':10s} {'own':>7s} {'repro':>7s} {'libm':>7s}  ns/element")
+    print(f"{'function':8s} {'type':6s} {'isa':10s} {'default':>7s} {'own':>7s} {'repro':>7s} {'libm':>7s}  ns/element")
     for m in measure():
-        print(f"{m['function']:8s} {m['type']:6s} {m['isa']:10s} {m['own']:7.2f} {m['reproducible']:7.2f} "
-              f"{m['libm']:7.2f}")
+        print(f"{m['function']:8s} {m['type']:6s} {m['isa']:10s} {m['own']:7.2f} {m['forced']:7.2f} "
+              f"{m['reproducible']:7.2f} {m['libm']:7.2f}")
