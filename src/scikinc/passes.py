@@ -7,7 +7,9 @@ Converters emit plain ops (``Affine``, ``Dense``, ``Activation``,
    ``Affine`` feeding only a ``Dense`` folds into its weights; a ``Dense``
    feeding only an ``Affine`` absorbs it.  Both folds are exact in real
    arithmetic; in floating point they change the rounding of the affected
-   layer by an ulp or so.
+   layer by an ulp or so.  A per-channel ``Affine`` (BatchNormalization) read
+   only from a ``Conv``/``ConvTranspose`` (directly or through the permutation
+   back to ``channels_first``) folds into its kernel and bias.
 2. :func:`fuse_dense_epilogue` (to a fixed point, unless ``fuse=False``): a
    ``Dense`` whose only user is a cheap activation (:data:`FUSABLE`) takes it
    into its epilogue; a ``Dense`` whose only user is a two-input ``add`` takes
@@ -20,7 +22,10 @@ activation follows: both give the same C.
 """
 from __future__ import annotations
 
-from .ir import Activation, Affine, Binary, Dense, Graph, Op, Value
+import numpy as np
+
+from .ir import Activation, Affine, Binary, Dense, Gather, Graph, Op, Value
+from .ir.keras import Conv, ConvTranspose
 
 #: activations the dense epilogue computes on registers (cheap, no libm call)
 FUSABLE = frozenset({"linear", "relu", "relu6", "leaky_relu", "hard_sigmoid", "hard_sigmoid_k2", "hard_silu",
@@ -74,7 +79,43 @@ def _fold_once(g: Graph) -> bool:
             if len(users) == 1 and isinstance(users[0], Affine) and isinstance(op, Dense):
                 absorb_affine(g, op, users[0])
                 return True
+        if isinstance(op, (Conv, ConvTranspose)) and _fold_affine_into_conv(g, op, uses):
+            return True
     return False
+
+
+def _only_user(g: Graph, v: Value, uses) -> Op | None:
+    users = uses.get(v, [])
+    return users[0] if len(users) == 1 and v is not g.output and users[0].inputs.count(v) == 1 else None
+
+
+def _fold_affine_into_conv(g: Graph, conv: Conv | ConvTranspose, uses) -> bool:
+    """A per-output-channel ``Affine`` (BatchNormalization) read only from a
+    ``Conv``/``ConvTranspose`` -- directly, or through a permutation ``Gather``
+    (a ``channels_first`` layer's transpose back) -- folds into its kernel and
+    bias: ``(x W + c)*a + b = x (W a) + (c a + b)`` per channel."""
+    u = _only_user(g, conv.output, uses)
+    perm = None
+    if isinstance(u, Gather):
+        idx = u.index
+        if idx.size != conv.output.width or not np.array_equal(np.sort(idx), np.arange(idx.size)):
+            return False
+        perm, u = idx, _only_user(g, u.output, uses)
+    if not isinstance(u, Affine):
+        return False
+    a, b = u.as_scale_shift()
+    if perm is not None:  # the same map before the permutation: position perm[j] of the conv output
+        a0, b0 = np.empty_like(a), np.empty_like(b)
+        a0[perm], b0[perm] = a, b
+        a, b = a0, b0
+    A, B = a.reshape(-1, conv.cout), b.reshape(-1, conv.cout)
+    if not ((A == A[0]).all() and (B == B[0]).all()):
+        return False
+    conv.W = conv.W * A[0]
+    conv.b = conv.b * A[0] + B[0]
+    g.ops.remove(u)
+    _replace_uses(g, u.output, u.inputs[0])
+    return True
 
 
 def _take_place_of(g: Graph, d: Dense, u: Op) -> None:

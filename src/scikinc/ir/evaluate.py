@@ -520,6 +520,55 @@ def _pool(op, xs, ctx):
     return acc.reshape(n, -1)
 
 
+def _transpose_tap_tables(op):
+    """Per kernel tap (kh, kw) of a ConvTranspose: the flat output positions it
+    reaches and the flat input positions it reads (``op.taps``)."""
+    rows = [op.taps(o, 0) for o in range(op.oh)]
+    cols = [op.taps(o, 1) for o in range(op.ow)]
+    out = []
+    for kh in range(op.kh):
+        for kw in range(op.kw):
+            o_pos, i_pos = [], []
+            for oh in range(op.oh):
+                for jh, ih in rows[oh]:
+                    if jh != kh:
+                        continue
+                    for ow in range(op.ow):
+                        for jw, iw in cols[ow]:
+                            if jw == kw:
+                                o_pos.append(oh * op.ow + ow)
+                                i_pos.append(ih * op.w + iw)
+            out.append((kh, kw, np.array(o_pos, dtype=np.int64), np.array(i_pos, dtype=np.int64)))
+    return out
+
+
+@evaluator(_keras.ConvTranspose)
+def _conv_transpose(op, xs, ctx):
+    n = len(xs[0])
+    x = xs[0].reshape(n, op.h * op.w, op.cin)
+    Wt = op.W.astype(ctx.T)
+    acc = np.empty((n, op.oh * op.ow, op.cout), dtype=ctx.T)
+    acc[...] = ctx.c(op.b)
+    for kh, kw, o_pos, i_pos in _transpose_tap_tables(op):
+        if not o_pos.size:
+            continue
+        for ci in range(op.cin):
+            acc[:, o_pos, :] = acc[:, o_pos, :] + x[:, i_pos, ci][:, :, None] * Wt[kh, kw, ci]
+    return acc.reshape(n, -1)
+
+
+@evaluator(_keras.Bilinear)
+def _bilinear(op, xs, ctx):
+    n = len(xs[0])
+    x = xs[0].reshape(n, op.h, op.w, op.c)
+    lx = ctx.c(op.lx)[None, None, :, None]
+    ly = ctx.c(op.ly)[None, :, None, None]
+    r0, r1 = x[:, op.y0], x[:, op.y1]
+    top = r0[:, :, op.x0] + (r0[:, :, op.x1] - r0[:, :, op.x0]) * lx
+    bottom = r1[:, :, op.x0] + (r1[:, :, op.x1] - r1[:, :, op.x0]) * lx
+    return (top + (bottom - top) * ly).reshape(n, -1)
+
+
 @evaluator(_keras.Embedding)
 def _embedding(op, xs, ctx):
     v = xs[0]

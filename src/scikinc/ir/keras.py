@@ -185,3 +185,80 @@ class Embedding(Op):
 
     def out_width(self, w):
         return w[0] * self.d
+
+
+class ConvTranspose(Op):
+    """2-D transposed convolution, channels last (1-D: height 1): input
+    ``[H][W][C_in]``, output ``[OH][OW][C_out]``; ``W`` is stored
+    ``[KH][KW][C_in][C_out]`` (Keras' ``[KH][KW][C_out][C_in]`` transposed by
+    the converter).  Input ``i`` reaches output ``o = i * stride - pad + k *
+    dilation`` through tap ``k`` (the gradient of :class:`Conv` with these
+    numbers); each output gathers its taps: ``b + sum over (kh, kw, ci)`` in
+    that order, over the ``(k, i)`` with ``o + pad - k * dilation = i *
+    stride``, ``0 <= i < H``."""
+
+    template = "ops/conv_transpose.c.j2"
+    hot = True
+
+    def __init__(self, W, b, in_hw, out_hw, strides=(1, 1), dilation=(1, 1), pad=(0, 0)):
+        self.W = np.asarray(W, dtype=np.float64)
+        if self.W.ndim != 4:
+            raise ConversionError(f"ConvTranspose kernel must be [KH][KW][C_in][C_out], got shape {self.W.shape}")
+        self.kh, self.kw, self.cin, self.cout = (int(d) for d in self.W.shape)
+        self.b = np.zeros(self.cout) if b is None else _vec(b, self.cout, "bias")
+        self.h, self.w = _pair(in_hw, "in_hw")
+        self.oh, self.ow = _pair(out_hw, "out_hw")
+        self.sh, self.sw = _pair(strides, "strides")
+        self.dh, self.dw = _pair(dilation, "dilation")
+        self.ph, self.pw = _pair(pad, "pad")
+
+    def taps(self, o: int, axis: int) -> list[tuple[int, int]]:
+        """(kernel index, input index) of the taps of output ``o`` along axis 0 (H) or 1 (W)."""
+        k, s, d, p, n = ((self.kh, self.sh, self.dh, self.ph, self.h) if axis == 0
+                         else (self.kw, self.sw, self.dw, self.pw, self.w))
+        out = []
+        for j in range(k):
+            t = o + p - j * d
+            if t >= 0 and t % s == 0 and t // s < n:
+                out.append((j, t // s))
+        return out
+
+    def out_width(self, w):
+        self.expect_widths(w, [self.h * self.w * self.cin])
+        return self.oh * self.ow * self.cout
+
+    def describe(self):
+        return f"ConvTranspose({self.kh}x{self.kw}, {self.cin}->{self.cout})"
+
+
+class Bilinear(Op):
+    """Bilinear resize, channels last: input ``[H][W][C]``, output
+    ``[OH][OW][C]``.  Output row ``r`` reads input rows ``y0[r]``, ``y1[r]``
+    with weight ``ly[r]`` (columns likewise ``x0``, ``x1``, ``lx``), computed
+    as TensorFlow's ResizeBilinear: ``top = tl + (tr - tl) * lx``, ``bottom =
+    bl + (br - bl) * lx``, ``y = top + (bottom - top) * ly``."""
+
+    template = "ops/bilinear.c.j2"
+
+    def __init__(self, c: int, in_hw, y0, y1, ly, x0, x1, lx):
+        self.c = int(c)
+        self.h, self.w = _pair(in_hw, "in_hw")
+        self.y0, self.y1 = (np.asarray(v, dtype=np.int64) for v in (y0, y1))
+        self.x0, self.x1 = (np.asarray(v, dtype=np.int64) for v in (x0, x1))
+        self.ly, self.lx = np.asarray(ly, dtype=np.float64), np.asarray(lx, dtype=np.float64)
+        self.oh, self.ow = self.y0.size, self.x0.size
+        if not (self.y1.size == self.ly.size == self.oh and self.x1.size == self.lx.size == self.ow):
+            raise ConversionError("Bilinear: row/column tables of different lengths")
+        if min(self.y0.min(), self.y1.min(), self.x0.min(), self.x1.min()) < 0 or \
+                max(self.y0.max(), self.y1.max()) >= self.h or max(self.x0.max(), self.x1.max()) >= self.w:
+            raise ConversionError("Bilinear: a source row or column outside the input")
+        # flat offsets of the two source rows / columns of each output row / column
+        self.row_offsets = np.stack([self.y0, self.y1], axis=1).reshape(-1) * (self.w * self.c)
+        self.col_offsets = np.stack([self.x0, self.x1], axis=1).reshape(-1) * self.c
+
+    def out_width(self, w):
+        self.expect_widths(w, [self.h * self.w * self.c])
+        return self.oh * self.ow * self.c
+
+    def describe(self):
+        return f"Bilinear({self.h}x{self.w} -> {self.oh}x{self.ow}, {self.c} channels)"

@@ -1,9 +1,11 @@
 """Convolutions, pooling and spatial shape layers (1-D and 2-D).
 
-The Conv and Pool ops work channels last on a 2-D grid (a 1-D layer is a
-grid of height 1); ``channels_first`` layers permute to channels last and
-back around them (two Gathers).  Padding, cropping and nearest upsampling only
-move values: one Gather each (zero padding reads an appended zero).
+The Conv, ConvTranspose, Pool and Bilinear ops work channels last on a 2-D
+grid (a 1-D layer is a grid of height 1); ``channels_first`` layers permute to
+channels last and back around them (two Gathers).  Depthwise convolutions are
+Convs with one group per input channel, separable ones a depthwise Conv then
+a 1x1 Conv.  Padding, cropping and nearest upsampling only move values: one
+Gather each (zero padding reads an appended zero).
 """
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import numpy as np
 
 from ...errors import ConversionError, UnsupportedModelError
 from ...ir import Concat, Constant, Value
-from ...ir.keras import Conv, Pool
+from ...ir.keras import Bilinear, Conv, ConvTranspose, Pool
 from . import shapes as S
 from .activations import activation_spec, add_activation
 from .graph import _keras2
@@ -87,25 +89,109 @@ def _geometry(call, rank: int, k, s, d, padding: str):
     return fmt, dims, sp, c, osp, pad
 
 
-@_layer("Conv1D", "Conv2D")
-def _conv(call, g):
+def _bias(L, name: str = "bias"):
+    b = getattr(L, name, None)
+    return _np(b) if getattr(L, "use_bias", True) and b is not None else None
+
+
+def _finish(call, g, y: Value, osp, cout: int, fmt: str) -> Value:
+    """The layer's activation over the channels-last result, then its format."""
     L = call.layer
-    rank = 1 if type(L).__name__ == "Conv1D" else 2
-    W = np.asarray(_np(L.kernel))
-    k = tuple(int(v) for v in W.shape[:rank])
-    s, d = _tuple(L.strides, rank), _tuple(L.dilation_rate, rank)
-    fmt, dims, sp, c, osp, pad = _geometry(call, rank, k, s, d, str(L.padding).lower())
-    groups = int(getattr(L, "groups", 1) or 1)
-    if rank == 1:
-        W = W[None]
-        s, d = (1, s[0]), (1, d[0])
-    b = _np(L.bias) if getattr(L, "use_bias", True) and getattr(L, "bias", None) is not None else None
-    x = _channels_last(g, call.x(), dims, fmt)
-    cout = int(W.shape[-1])
-    y = g.add(Conv(W, b, _grid(sp), _grid(osp), s, d, pad, groups), x)
     kind, params = activation_spec(getattr(L, "activation", None), _keras2(L), call.where())
     y = add_activation(g, y, kind, params, group=cout)
     return _back(g, y, osp, cout, fmt)
+
+
+def _conv_like(call, g, W, b, groups: int = 1, pointwise=None, pointwise_b=None) -> Value:
+    """A (grouped) convolution with Keras kernel ``W`` (``[*k][C_in/groups][C_out]``),
+    then an optional 1x1 ``pointwise`` convolution (SeparableConv)."""
+    L = call.layer
+    rank = W.ndim - 2
+    k = tuple(int(v) for v in W.shape[:rank])
+    s, d = _tuple(L.strides, rank), _tuple(L.dilation_rate, rank)
+    fmt, dims, sp, c, osp, pad = _geometry(call, rank, k, s, d, str(L.padding).lower())
+    if rank == 1:
+        W = W[None]
+        s, d = (1, s[0]), (1, d[0])
+    x = _channels_last(g, call.x(), dims, fmt)
+    y = g.add(Conv(W, b, _grid(sp), _grid(osp), s, d, pad, groups), x)
+    if pointwise is not None:
+        P = pointwise.reshape(1, 1, *pointwise.shape[-2:])
+        y = g.add(Conv(P, pointwise_b, _grid(osp), _grid(osp)), y)
+    cout = int(pointwise.shape[-1] if pointwise is not None else W.shape[-1])
+    return _finish(call, g, y, osp, cout, fmt)
+
+
+@_layer("Conv1D", "Conv2D")
+def _conv(call, g):
+    L = call.layer
+    groups = int(getattr(L, "groups", 1) or 1)
+    return _conv_like(call, g, np.asarray(_np(L.kernel)), _bias(L), groups)
+
+
+def _depthwise_kernel(call, K: np.ndarray, rank: int) -> tuple[np.ndarray, int]:
+    """Keras' depthwise kernel ``[*k][C_in][multiplier]`` as a Conv kernel with
+    one group per input channel (output channel ``ci * multiplier + m``)."""
+    if K.ndim != rank + 2:
+        raise UnsupportedModelError(f"{call.where()}: depthwise kernel of shape {K.shape}")
+    cin, dm = int(K.shape[-2]), int(K.shape[-1])
+    return K.reshape(*K.shape[:rank], 1, cin * dm), cin
+
+
+@_layer("DepthwiseConv1D", "DepthwiseConv2D")
+def _depthwise(call, g):
+    L = call.layer
+    rank = int(type(L).__name__[-2])
+    K = getattr(L, "depthwise_kernel", None)  # tf.keras 2; Keras 3 calls it kernel
+    W, cin = _depthwise_kernel(call, np.asarray(_np(L.kernel if K is None else K)), rank)
+    return _conv_like(call, g, W, _bias(L), groups=cin)
+
+
+@_layer("SeparableConv1D", "SeparableConv2D")
+def _separable(call, g):
+    """Depthwise (no bias) then pointwise 1x1 (the bias), then the activation."""
+    L = call.layer
+    rank = int(type(L).__name__[-2])
+    W, cin = _depthwise_kernel(call, np.asarray(_np(L.depthwise_kernel)), rank)
+    P = np.asarray(_np(L.pointwise_kernel))
+    return _conv_like(call, g, W, None, groups=cin, pointwise=P, pointwise_b=_bias(L))
+
+
+@_layer("Conv1DTranspose", "Conv2DTranspose")
+def _conv_transpose(call, g):
+    """TensorFlow's conv_transpose (the gradient of the forward convolution
+    from the output grid to the input grid: its pads are that convolution's)."""
+    L = call.layer
+    rank = int(type(L).__name__[-11])
+    K = np.asarray(_np(L.kernel))  # [*k][C_out][C_in]
+    if K.ndim != rank + 2:
+        raise UnsupportedModelError(f"{call.where()}: kernel of shape {K.shape}")
+    k = tuple(int(v) for v in K.shape[:rank])
+    s, d = _tuple(L.strides, rank), _tuple(L.dilation_rate, rank)
+    padding = str(L.padding).lower()
+    if padding not in ("valid", "same"):
+        raise UnsupportedModelError(f"{call.where()}: padding={padding!r}")
+    fmt = _fmt(call)
+    dims = call.in_dims[0]
+    if len(dims) != rank + 1:
+        raise UnsupportedModelError(f"{call.where()}: input shape {call.in_shapes[0]} (rank {rank + 2} expected)")
+    sp, _ = _split(dims, fmt)
+    osp, cout = _split(call.out_dims, fmt)
+    pads = []
+    for i in range(rank):
+        span = (k[i] - 1) * d[i] + 1
+        fwd = -(-osp[i] // s[i]) if padding == "same" else (osp[i] - span) // s[i] + 1
+        if fwd != sp[i] or osp[i] < 1:
+            raise ConversionError(f"{call.where()}: output size {osp[i]} along spatial axis {i} does not give "
+                                  f"back the input size {sp[i]} (TensorFlow's conv_transpose geometry)")
+        pads.append(max((sp[i] - 1) * s[i] + span - osp[i], 0) // 2 if padding == "same" else 0)
+    W = np.swapaxes(K, -1, -2)  # [*k][C_in][C_out]
+    if rank == 1:
+        W = W[None]
+        s, d, pads = (1, s[0]), (1, d[0]), [0, pads[0]]
+    x = _channels_last(g, call.x(), dims, fmt)
+    y = g.add(ConvTranspose(W, _bias(L), _grid(sp), _grid(osp), s, d, tuple(pads)), x)
+    return _finish(call, g, y, osp, int(W.shape[-1]), fmt)
 
 
 @_layer("MaxPooling1D", "MaxPooling2D", "AveragePooling1D", "AveragePooling2D")
@@ -193,9 +279,41 @@ def _cropping(call, g):
 def _upsampling(call, g):
     L = call.layer
     rank = int(type(L).__name__[-2])
-    if getattr(L, "interpolation", "nearest") != "nearest":
-        raise UnsupportedModelError(f"{call.where()}: interpolation={L.interpolation!r} (only 'nearest')")
+    interpolation = getattr(L, "interpolation", "nearest")
+    if rank == 2 and interpolation == "bilinear":
+        return _bilinear(call, g, _tuple(L.size, 2))
+    if interpolation != "nearest":
+        raise UnsupportedModelError(f"{call.where()}: interpolation={interpolation!r} (only 'nearest' and "
+                                    f"'bilinear')")
     axes, idx = _spatial_axes(call, rank)
     for a, r in zip(axes, _tuple(L.size, rank), strict=True):
         idx = np.repeat(idx, r, axis=a)
     return _moved(call, g, idx)
+
+
+def _bilinear_axis(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """TensorFlow's half-pixel bilinear weights along one axis, in float32 as
+    it computes them: source ``(o + 0.5) * (n_in / n_out) - 0.5``, rows
+    ``floor`` and ``ceil`` clamped to the input, weight ``v - floor(v)``."""
+    f32 = np.float32
+    scale = f32(n_in) / f32(n_out)
+    v = (np.arange(n_out, dtype=f32) + f32(0.5)) * scale - f32(0.5)
+    lo = np.floor(v)
+    first = np.maximum(lo.astype(np.int64), 0)
+    second = np.minimum(np.ceil(v).astype(np.int64), n_in - 1)
+    return first, second, (v - lo).astype(np.float64)
+
+
+def _bilinear(call, g, size) -> Value:
+    """UpSampling2D(interpolation='bilinear'): Keras' ops.image.resize, i.e.
+    tf.image.resize (half-pixel centres, no antialiasing on upsampling)."""
+    fmt = _fmt(call)
+    dims = call.in_dims[0]
+    if len(dims) != 3:
+        raise UnsupportedModelError(f"{call.where()}: input shape {call.in_shapes[0]} (rank 4 expected)")
+    sp, c = _split(dims, fmt)
+    y0, y1, ly = _bilinear_axis(sp[0], sp[0] * size[0])
+    x0, x1, lx = _bilinear_axis(sp[1], sp[1] * size[1])
+    x = _channels_last(g, call.x(), dims, fmt)
+    y = g.add(Bilinear(c, sp, y0, y1, ly, x0, x1, lx), x)
+    return _back(g, y, (sp[0] * size[0], sp[1] * size[1]), c, fmt)

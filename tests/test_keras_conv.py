@@ -1,0 +1,229 @@
+"""Keras convolutions beyond Conv1D/2D (issue #16): DepthwiseConv1D/2D,
+SeparableConv1D/2D, Conv1D/2DTranspose, UpSampling2D(interpolation=
+"bilinear"), in both data formats, and BatchNormalization folded into the
+convolution before it.  Every model against Keras' model(x) on >= 1000 rows
+including edge values (zeros, +-1e3, N(0, 30)), in float and double (one .so
+per float type for all models); the IR tier (marker ``ir``) against float64
+Keras; refusals with the layer's name."""
+import os
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+keras = pytest.importorskip("keras")
+
+from test_keras_tensors import check_models, keras_ref, randomize, rows_for  # noqa: E402
+from util import check_contract  # noqa: E402
+
+import scikinc  # noqa: E402
+from scikinc.core import build_entries  # noqa: E402
+from scikinc.errors import UnsupportedModelError  # noqa: E402
+from scikinc.ir import Affine  # noqa: E402
+from scikinc.ir.evaluate import evaluate  # noqa: E402
+from scikinc.ir.keras import Bilinear, Conv, ConvTranspose  # noqa: E402
+
+pytestmark = pytest.mark.keras
+L = keras.layers
+CF = {"data_format": "channels_first"}
+
+
+def _seq(name, shape, *layers, seed=None):
+    return randomize(keras.Sequential([keras.Input(shape), *layers], name=name),
+                     seed=len(name) if seed is None else seed)
+
+
+def _multi(name, *branches):
+    """One functional model with a branch (input shape, layers) per input,
+    each branch's output flattened (few symbols: one compile per file)."""
+    ins, outs = [], []
+    for shape, layers in branches:
+        h = keras.Input(shape)
+        ins.append(h)
+        for layer in layers:
+            h = layer(h)
+        outs.append(L.Flatten()(h) if len(h.shape) > 2 else h)
+    return randomize(keras.Model(ins, outs, name=name), seed=len(name))
+
+
+def _models():
+    keras.utils.set_random_seed(17)
+    m = {}
+    # depthwise: multiplier, strides, padding, dilation, activation, both formats.  (channels_first: no
+    # output whose last spatial size equals its channels -- TF's CPU kernel then adds channel 0's bias to all)
+    m["depthwise"] = _multi(
+        "depthwise",
+        ((9, 8, 3), [L.DepthwiseConv2D(3, padding="same", activation="relu"),
+                     L.DepthwiseConv2D((3, 2), depth_multiplier=2, strides=2),
+                     L.DepthwiseConv2D(2, dilation_rate=2, padding="same", use_bias=False)]),
+        ((16, 3), [L.DepthwiseConv1D(3, depth_multiplier=2, strides=2, padding="same"),
+                   L.DepthwiseConv1D(3, dilation_rate=2, activation="tanh")]),
+        ((3, 7, 6), [L.DepthwiseConv2D(3, depth_multiplier=2, **CF)]),
+        ((3, 9), [L.DepthwiseConv1D(3, strides=2, padding="same", **CF)]))
+    # separable: depthwise then pointwise (the bias), the activation last
+    m["separable"] = _multi(
+        "separable",
+        ((8, 7, 3), [L.SeparableConv2D(4, 3, depth_multiplier=2, padding="same", activation="elu"),
+                     L.SeparableConv2D(2, (2, 3), strides=2, use_bias=False)]),
+        ((12, 2), [L.SeparableConv1D(3, 3, strides=2, activation="softmax"),
+                   L.SeparableConv1D(4, 2, dilation_rate=2, padding="same")]),
+        ((3, 7, 6), [L.SeparableConv2D(2, 3, **CF)]),
+        ((3, 9), [L.SeparableConv1D(2, 2, depth_multiplier=2, **CF)]))
+    # transposed: strides, padding, output_padding, dilation, both formats
+    m["transpose"] = _multi(
+        "transpose",
+        ((4, 5, 3), [L.Conv2DTranspose(2, 3, strides=2, activation="relu"),
+                     L.Conv2DTranspose(3, (3, 2), strides=(2, 3), padding="same"),
+                     L.Conv2DTranspose(2, 3, strides=3, output_padding=1)]),
+        ((4, 5, 2), [L.Conv2DTranspose(2, 3, dilation_rate=2),
+                     L.Conv2DTranspose(2, 4, strides=2, padding="same", output_padding=1, use_bias=False)]),
+        ((6, 3), [L.Conv1DTranspose(2, 4, strides=2, padding="same"), L.Conv1DTranspose(3, 1, strides=3),
+                  L.Conv1DTranspose(2, 3, padding="same", output_padding=0)]),
+        ((3, 4, 5), [L.Conv2DTranspose(2, 3, strides=2, **CF), L.Conv2DTranspose(2, 2, padding="same", **CF)]),
+        ((3, 6), [L.Conv1DTranspose(2, 3, strides=2, **CF)]))
+    # bilinear upsampling (tf.image.resize: half-pixel centres), factors 2 and 3
+    m["bilinear"] = _multi(
+        "bilinear",
+        ((3, 4, 2), [L.UpSampling2D(2, interpolation="bilinear"), L.UpSampling2D((3, 1), interpolation="bilinear")]),
+        ((2, 3, 4), [L.UpSampling2D((2, 3), interpolation="bilinear", **CF)]))
+    # BatchNormalization after a convolution: folded into its kernel and bias
+    m["bn"] = _multi(
+        "bn",
+        ((8, 7, 2), [L.Conv2D(4, 3, padding="same"), L.BatchNormalization(), L.ReLU(), L.DepthwiseConv2D(3),
+                     L.BatchNormalization(), L.SeparableConv2D(3, 2), L.BatchNormalization(),
+                     L.Conv2DTranspose(2, 2, strides=2), L.BatchNormalization()]),
+        ((2, 8, 7), [L.Conv2D(4, 3, **CF), L.BatchNormalization(axis=1), L.Conv2DTranspose(3, 2, strides=2, **CF),
+                     L.BatchNormalization(axis=1)]),
+        ((10, 3), [L.Conv1D(4, 3), L.BatchNormalization(), L.Activation("tanh"), L.Conv1D(2, 2), L.BatchNormalization(),
+                   L.ReLU()]))
+    return m
+
+
+@pytest.fixture(scope="module")
+def models():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return _models()
+
+
+def test_conv_layers(models, tmp_path):
+    check_models(models, tmp_path)
+
+
+def _graph(model, optimize=True):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return build_entries({"m": model}, float_t="double", optimize=optimize)[0].graph
+
+
+def test_ops_and_batchnorm_folds(models):
+    kinds = lambda g: [type(op).__name__ for op in g.ops]  # noqa: E731
+    # depthwise and separable are Convs (groups = channels), transposed ones ConvTranspose, bilinear one op
+    assert kinds(_graph(models["depthwise"])).count("Conv") == 7
+    assert kinds(_graph(models["separable"])).count("Conv") == 12
+    assert kinds(_graph(models["transpose"])).count("ConvTranspose") == 11
+    assert kinds(_graph(models["bilinear"])).count("Bilinear") == 3
+    # every BatchNormalization here follows a convolution: none is left in the optimised graph
+    assert kinds(_graph(models["bn"], optimize=False)).count("Affine") == 8
+    assert "Affine" not in kinds(_graph(models["bn"]))
+    # not folded when another layer also reads the convolution's output, or across an activation
+    i = keras.Input((6, 3))
+    c = L.Conv1D(2, 3)(i)
+    two = randomize(keras.Model(i, [L.BatchNormalization()(c), c]))
+    act = _seq("act", (6, 3), L.Conv1D(2, 3, activation="relu"), L.BatchNormalization())
+    for m in (two, act):
+        g = _graph(m)
+        assert sum(isinstance(op, Affine) for op in g.ops) == 1
+        X = rows_for(m, n=200)
+        np.testing.assert_allclose(evaluate(g, X.astype(np.float64)), keras_ref(m, X), rtol=1e-5, atol=1e-4)
+
+
+def test_long_double(models, tmp_path):
+    sub = {k: models[k] for k in ("separable", "transpose", "bilinear")}
+    fns = check_contract(sub, tmp_path, float_t="long double")
+    for k, f in fns.items():
+        X = rows_for(sub[k], n=300)
+        want = keras_ref(sub[k], X)
+        got = np.asarray(f(X), dtype=np.float64)
+        assert np.all(np.abs(got - want) <= 2e-5 * (1 + np.abs(want).max(axis=1, keepdims=True))), k
+
+
+def _bicubic():
+    return _seq("bicubic", (4, 4, 1), L.UpSampling2D(2, interpolation="bicubic", name="up_bicubic"))
+
+
+def test_refusal():
+    with pytest.raises(UnsupportedModelError, match="up_bicubic.*interpolation='bicubic'"):
+        scikinc.convert(_bicubic())
+
+
+@pytest.mark.slow  # (a TensorFlow import in the subprocess: ~40 s on a loaded machine)
+def test_cli_refusal(tmp_path):
+    m = _bicubic()
+    path = tmp_path / "bicubic.keras"
+    m.save(path)
+    res = subprocess.run([sys.executable, "-m", "scikinc", str(path), "-o", str(tmp_path / "x.C")],
+                         capture_output=True, text=True)
+    assert res.returncode != 0
+    assert "scikinC: error:" in res.stderr and "up_bicubic" in res.stderr and "bicubic" in res.stderr
+
+
+# ---------------------------------------------------------------------------
+# the IR tier: numpy evaluation of the graphs against float64 Keras
+# ---------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def keras64():
+    old, oldx = keras.config.dtype_policy(), keras.config.floatx()
+    keras.config.set_floatx("float64")
+    keras.config.set_dtype_policy("float64")
+    keras.utils.set_random_seed(1)
+    yield keras
+    keras.config.set_dtype_policy(old)
+    keras.config.set_floatx(oldx)
+
+
+@pytest.mark.ir
+def test_ir_against_float64_keras(keras64):
+    """channels_last only, no transposed dilation (TensorFlow has neither for float64 on CPU)."""
+    K = keras64
+    i = K.Input((7, 6, 3))
+    d = L.DepthwiseConv2D(3, depth_multiplier=2, padding="same", activation="relu")(i)
+    d = L.BatchNormalization()(L.DepthwiseConv2D(2, strides=2, dilation_rate=1)(d))
+    s = L.BatchNormalization()(L.SeparableConv2D(4, 3, depth_multiplier=2, strides=2)(i))
+    t = L.Conv2DTranspose(2, 3, strides=2, padding="same", output_padding=1)(i)
+    t = L.BatchNormalization()(L.Conv2DTranspose(2, (2, 3))(t))
+    j = K.Input((9, 2))
+    u = L.Conv1DTranspose(3, 3, strides=3)(L.SeparableConv1D(2, 3, padding="same")(L.DepthwiseConv1D(2)(j)))
+    model = K.Model([i, j], [L.Flatten()(d), L.Flatten()(s), L.Flatten()(t), L.Flatten()(u)])
+    rng = np.random.default_rng(2)
+    for w in model.weights:
+        shape = tuple(w.shape)
+        w.assign(rng.uniform(0.5, 2.0, shape) if "variance" in w.path else rng.normal(size=shape) * 0.5)
+    X = rng.normal(size=(1200, 126 + 18)) * np.where(np.arange(1200) % 3 == 0, 30.0, 1.0)[:, None]
+    X[0], X[1] = 0.0, 1e3
+    ref = np.concatenate([np.asarray(o, dtype=np.float64).reshape(len(X), -1)
+                          for o in model([X[:, :126].reshape(-1, 7, 6, 3), X[:, 126:].reshape(-1, 9, 2)])], axis=1)
+    for opt in (False, True):
+        g = _graph(model, optimize=opt)
+        assert {ConvTranspose, Conv} <= {type(op) for op in g.ops}
+        got = evaluate(g, X)
+        scale = 1 + np.abs(ref).max(axis=1, keepdims=True)
+        assert np.all(np.abs(got - ref) <= 1e-10 * scale), f"optimize={opt}: {np.abs(got - ref).max()}"
+
+
+@pytest.mark.ir
+def test_ir_bilinear():
+    """tf.image.resize computes in float32 whatever the input: the IR in
+    double against Keras in float32."""
+    keras.utils.set_random_seed(4)
+    m = _seq("bil_ir", (3, 5, 2), L.UpSampling2D((3, 2), interpolation="bilinear"),
+             L.UpSampling2D((2, 2), interpolation="bilinear", **CF), L.Flatten())
+    X = rows_for(m)
+    g = _graph(m)
+    assert sum(isinstance(op, Bilinear) for op in g.ops) == 2
+    got, want = evaluate(g, X.astype(np.float64)), keras_ref(m, X)
+    assert np.all(np.abs(got - want) <= 2e-6 * (1 + np.abs(want).max(axis=1, keepdims=True)))
