@@ -39,6 +39,7 @@ from . import core
 from . import heads as _heads
 from . import keras as _keras
 from . import preprocessing as _pre
+from . import recurrent as _rnn
 from . import trees as _trees
 from .core import Graph, Op
 
@@ -1057,3 +1058,41 @@ def _tree_normalize(op, xs, ctx):
     n = x.shape[1]
     s = _seqsum([x[:, i] for i in range(n)])[:, None]
     return np.where(s == 0, T(1) / T(n), x / s)
+
+
+@evaluator(_rnn.Recurrent)
+def _recurrent(op, xs, ctx):
+    """``templates/ops/recurrent.c.j2``: the state of every row, step by step."""
+    T, u, n_t = ctx.T, op.units, op.n_steps
+    n = len(xs[0])
+    x = xs[0].reshape(n, n_t, op.n_gates * u)
+    h = np.zeros((n, u), dtype=T)
+    cs = np.zeros((n, u), dtype=T)
+    rb = op.rb if op.rb is not None else np.zeros(op.m)
+    out = np.zeros((n, n_t, u), dtype=T)
+
+    def a(v):
+        return _activation(op.act, v, op.act_params, ctx)
+
+    def ra(v):
+        return _activation(op.ract, v, op.ract_params, ctx)
+
+    for s in range(n_t):
+        xt = x[:, n_t - 1 - s if op.backwards else s]
+        z = _dense_acc(op.U_main, rb, h, ctx)
+        if op.kind == "simple":
+            h = a(xt + z)
+        elif op.kind == "lstm":
+            g = [xt[:, k * u:(k + 1) * u] + z[:, k * u:(k + 1) * u] for k in range(4)]
+            cs = ra(g[1]) * cs + ra(g[0]) * a(g[2])
+            h = ra(g[3]) * a(cs)
+        else:
+            gz = ra(xt[:, :u] + z[:, :u])
+            gr = ra(xt[:, u:2 * u] + z[:, u:2 * u])
+            if op.reset_after:
+                hh = a(xt[:, 2 * u:] + gr * z[:, 2 * u:])
+            else:
+                hh = a(xt[:, 2 * u:] + _dense_acc(op.U_h, np.zeros(u), gr * h, ctx))
+            h = gz * h + (T(1) - gz) * hh
+        out[:, n_t - 1 - s if op.reverse_out else s] = h
+    return out.reshape(n, -1) if op.sequences else h

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from ...ir import Graph, Value
 from ...registry import register_converter
-from . import conv, layers  # noqa: F401  (register the built-in layer converters)
+from . import conv, layers, recurrent  # noqa: F401  (register the built-in layer converters)
 from .activations import activation_spec
 from .graph import MODEL_CLASSES, keras_n_inputs, supported_layers, walk
 
