@@ -132,6 +132,21 @@ def _sklearn_reference(m):
     return ref
 
 
+def _trig_case(X) -> Case:
+    """StandardScaler + FunctionTransformer calling sin/cos/tan/atan2/asin (scikinc's own in
+    reproducible mode); rows within 2 spans of the data
+    (|x| < 40 after scaling: tan(x / 60) stays off its poles)."""
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    def f(x):
+        return np.sin(x) + np.cos(2 * x) - np.tan(x / 60) + np.arctan2(1 - x, x) + np.arcsin(x / (1 + np.abs(x)))
+
+    ft = FunctionTransformer(f)
+    ft.func_inC = "sin(x) + cos(2 * x) - tan(x / 60) + atan2(1 - x, x) + asin(x / (1 + fabs(x)))"
+    return Case(make_pipeline(StandardScaler(), ft).fit(X), rows(X, 2000, far=2)[:-1], None, transcendental=True)
+
+
 def _sklearn_cases() -> dict[str, Case]:
     rng = np.random.default_rng(15)
     X = np.column_stack([rng.normal(size=1500) * 10 + 3, rng.lognormal(size=1500), rng.uniform(-1, 1, 1500),
@@ -159,6 +174,7 @@ def _sklearn_cases() -> dict[str, Case]:
             "mlp_clf": Case(MLPClassifier(hidden_layer_sizes=(8,), activation="tanh", max_iter=300,
                                           random_state=0).fit(Xs, yc), Rs, None, transcendental=True),
         }
+    cases["trig"] = _trig_case(X)
     for c in cases.values():
         c.ref = _sklearn_reference(c.model)
     try:
@@ -209,7 +225,7 @@ def _keras_cases() -> dict[str, Case]:
 
 
 SKLEARN = ["stdsc", "minmax", "qt_uniform", "qt_normal", "gbdt", "rf", "xgb", "linreg", "logreg", "mlp_relu",
-           "mlp_clf"]
+           "mlp_clf", "trig"]
 KERAS = ["keras_res", "gen_lin", "gen_q"]
 
 
@@ -311,8 +327,8 @@ def test_aarch64_matches_library_and_x86(builds, symbol, float_t):
     _close(got, x86, TOL_X86[float_t], f"{symbol} aarch64 vs x86-64", c.row_scale)
 
 
-EXACT = [n for n in SKLEARN + KERAS if n not in ("qt_normal", "logreg", "mlp_clf", "gen_q")]
-TRANSCENDENTAL = ["qt_normal", "logreg", "mlp_clf", "gen_q"]
+TRANSCENDENTAL = ["qt_normal", "logreg", "mlp_clf", "gen_q", "trig"]
+EXACT = [n for n in SKLEARN + KERAS if n not in TRANSCENDENTAL]
 
 
 @pytest.mark.parametrize("float_t", ["float", "double"])
