@@ -15,7 +15,8 @@
 
 #include "skc_math.h"
 
-#define ONE_ARG(X) X(exp) X(expm1) X(log) X(log1p) X(tanh) X(erf) X(erfc) X(exp2) X(log2) X(log10) X(sinh) X(cosh)
+#define ONE_ARG(X) X(exp) X(expm1) X(log) X(log1p) X(tanh) X(erf) X(erfc) X(exp2) X(log2) X(log10) X(sinh) X(cosh) \
+  X(cbrt) X(asinh) X(acosh) X(atanh) X(tgamma) X(lgamma)
 
 static double err_float(float y, double r)
 {
@@ -125,10 +126,69 @@ double ulp_float_pow(const float *x, const float *x2, long n, long *w)
   return worst;
 }
 
+/* two-argument functions: pow, hypot (float and double) */
+#define TWO_ARG(X) X(pow) X(hypot)
+#define APPLY2(name)                                                           \
+  void apply2_##name##f(const float *x, const float *x2, float *y, long n)   \
+  {                                                                            \
+    for (long i = 0; i < n; i++)                                               \
+      y[i] = skc_##name##f(x[i], x2[i]);                                       \
+  }                                                                            \
+  void apply2_##name(const double *x, const double *x2, double *y, long n)   \
+  {                                                                            \
+    for (long i = 0; i < n; i++)                                               \
+      y[i] = skc_##name(x[i], x2[i]);                                          \
+  }                                                                            \
+  double ulp2_float_##name(const float *x, const float *x2, long n, long *w) \
+  {                                                                            \
+    double worst = 0;                                                          \
+    for (long i = 0; i < n; i++) {                                             \
+      const double e = err_float(skc_##name##f(x[i], x2[i]), name((double)x[i], (double)x2[i])); \
+      if (e > worst || e != e) {                                               \
+        worst = e;                                                             \
+        *w = i;                                                                \
+      }                                                                        \
+    }                                                                          \
+    return worst;                                                              \
+  }                                                                            \
+  double ulp2_double_##name(const double *x, const double *x2, long n, long *w) \
+  {                                                                            \
+    double worst = 0;                                                          \
+    for (long i = 0; i < n; i++) {                                             \
+      const double e = err_double(skc_##name(x[i], x2[i]), name##l((long double)x[i], (long double)x2[i])); \
+      if (e > worst || e != e) {                                               \
+        worst = e;                                                             \
+        *w = i;                                                                \
+      }                                                                        \
+    }                                                                          \
+    return worst;                                                              \
+  }                                                                            \
+  int fpe2_##name##f(const float *x, const float *x2, long n)                \
+  {                                                                            \
+    volatile float sink = 0;                                                   \
+    feclearexcept(FE_ALL_EXCEPT);                                              \
+    for (long i = 0; i < n; i++)                                               \
+      sink = skc_##name##f(x[i], x2[i]);                                       \
+    (void)sink;                                                                \
+    return fetestexcept(FE_OVERFLOW | FE_INVALID | FE_DIVBYZERO);              \
+  }                                                                            \
+  int fpe2_##name(const double *x, const double *x2, long n)                 \
+  {                                                                            \
+    volatile double sink = 0;                                                  \
+    feclearexcept(FE_ALL_EXCEPT);                                              \
+    for (long i = 0; i < n; i++)                                               \
+      sink = skc_##name(x[i], x2[i]);                                          \
+    (void)sink;                                                                \
+    return fetestexcept(FE_OVERFLOW | FE_INVALID | FE_DIVBYZERO);              \
+  }
+
+TWO_ARG(APPLY2)
+
 #ifdef SKC_HARNESS_MAIN
 /* Stand-alone: own_math_harness IN OUT N reads N floats then N doubles from
  * IN and writes every function's float outputs, then its double outputs, in
- * ONE_ARG order, then powf(x[i], x[N-1-i]) (for builds run under qemu). */
+ * ONE_ARG order, then powf(x[i], x[N-1-i]), pow(xd[i], x[N-1-i]), hypot(xd[i], xd[N-1-i]),
+ * hypotf(x[i], x[N-1-i]) (for builds run under qemu). */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -152,6 +212,15 @@ int main(int argc, char **argv)
   ONE_ARG(RUN)
   for (long i = 0; i < n; i++)
     yf[i] = skc_powf(xf[i], xf[n - 1 - i]);
+  fwrite(yf, sizeof *yf, n, out);
+  for (long i = 0; i < n; i++)
+    yd[i] = skc_pow(xd[i], (double)xf[n - 1 - i]);
+  fwrite(yd, sizeof *yd, n, out);
+  for (long i = 0; i < n; i++)
+    yd[i] = skc_hypot(xd[i], xd[n - 1 - i]);
+  fwrite(yd, sizeof *yd, n, out);
+  for (long i = 0; i < n; i++)
+    yf[i] = skc_hypotf(xf[i], xf[n - 1 - i]);
   fwrite(yf, sizeof *yf, n, out);
   fclose(out);
   fclose(in);

@@ -105,3 +105,68 @@ if __name__ == "__main__":
             fit("float tanh small", odd_tail("tanh"), 0, mp.mpf("0.3025"), d, single=True)
         for d in (5, 6, 7):
             fit("double sinh small", odd_tail("sinh"), 0, mp.mpf(1), d)
+
+
+# ----------------------------------------------------------------------------
+# double pow's table log (skc_log_dd), cbrt, gamma (python tools/math_coeffs.py pow cbrt gamma)
+POW_OFF = 0x3fe6b00000000000  # z = 1 is mid-interval (bit 44 set, bits 0-43 clear)
+
+
+def _dbits(x):
+    return struct.unpack("<Q", struct.pack("<d", x))[0]
+
+
+def _dfrom(u):
+    return struct.unpack("<d", struct.pack("<Q", u))[0]
+
+
+def _round_bits(x, n):
+    m, e = mp.frexp(x)
+    return float(mp.ldexp(mp.nint(mp.ldexp(m, n)), e - n))
+
+
+def pow_log_table():
+    """128 intervals of z = a / 2^k in [0.709, 1.418) (the top 7 bits of the
+    bits of z minus POW_OFF): ic = 1/centre rounded to 26 bits (exactly 1 on
+    the interval holding 1) and -log(ic) = hi + lo."""
+    ic, hi, lo, rmax = [], [], [], mp.mpf(0)
+    for i in range(128):
+        a, b = _dfrom(POW_OFF + (i << 45)), _dfrom(POW_OFF + ((i + 1) << 45))
+        v = 1.0 if a < 1 < b else _round_bits(2 / (mp.mpf(a) + b), 26)
+        L = -mp.log(v)
+        ic.append(v)
+        hi.append(float(L))
+        lo.append(float(L - float(L)))
+        rmax = max(rmax, abs(a * mp.mpf(v) - 1), abs(b * mp.mpf(v) - 1))
+    return ic, hi, lo, rmax
+
+
+def _gamma_fits():
+    def sinpi_tail(z):  # sin(pi r) / (pi r) - 1, z = r^2
+        return mp.sin(mp.pi * mp.sqrt(z)) / (mp.pi * mp.sqrt(z)) - 1 if z else mp.mpf(0)
+
+    def stirling(w):  # x (lgamma(x) - ((x - 1/2) log x - x + log(2 pi) / 2)), w = 1/x^2
+        if w == 0:
+            return mp.mpf(1) / 12
+        x = 1 / mp.sqrt(w)
+        return (mp.loggamma(x) - ((x - mp.mpf(1) / 2) * mp.log(x) - x + mp.log(2 * mp.pi) / 2)) * x
+
+    fit("double sinpi tail", sinpi_tail, 0, mp.mpf(1) / 4, 9)
+    fit("double gamma(2 + t)", lambda t: mp.gamma(2 + t), 0, 1, 18)
+    for a, b in ((0, 1), (-mp.mpf(1) / 2, 0)):
+        fit("double lgamma(2 + t) / t", lambda t: mp.loggamma(2 + t) / t if t else 1 - mp.euler, a, b, 18)
+    fit("double stirling correction", stirling, 0, mp.mpf(1) / 64, 6)
+
+
+if __name__ == "__main__":
+    if "pow" in sys.argv[1:]:
+        ic, hi, lo, rmax = pow_log_table()
+        print(f"/* pow log table, |r| <= {mp.nstr(rmax, 4)} */")
+        for name, t in (("ic", ic), ("hi", hi), ("lo", lo)):
+            print(name, ", ".join(repr(v) for v in t))
+        h = _round_bits(mp.log(2), 42)
+        print("ln2 =", repr(h), "+", repr(float(mp.log(2) - h)))
+    if "cbrt" in sys.argv[1:]:
+        fit("double cbrt initial guess", mp.cbrt, 1, 8, 4)
+    if "gamma" in sys.argv[1:]:
+        _gamma_fits()
