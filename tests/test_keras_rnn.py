@@ -15,7 +15,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 keras = pytest.importorskip("keras")
 
 from test_keras_tensors import keras_ref, rows_for  # noqa: E402
-from util import check_contract, same_bits  # noqa: E402
+from util import build, check_contract, same_bits  # noqa: E402
 
 import scikinc  # noqa: E402
 from scikinc.core import build_entries  # noqa: E402
@@ -98,13 +98,14 @@ FLOAT_TS = ("float", "double")
 
 
 def close(got, want, X, what):
-    """Within 2e-5 of Keras (float32) relative to the row's output scale plus
-    1e-2 of its input scale: a projection of inputs ~1e4 cancelling to O(1)
-    carries Keras' own float32 rounding (~1e-3), which a saturated gate need
-    not absorb (the IR tier checks the formulas against float64 Keras)."""
+    """Within 2e-5 of Keras (float32) relative to the row's output scale, plus
+    1e-8 times its largest input: a projection of inputs ~1e4 cancelling to
+    O(1) carries Keras' own float32 rounding (~1e-3), which a gate that is not
+    quite saturated passes on (the double build and Keras differ as much; the
+    IR tier checks the formulas against float64 Keras to 1e-12)."""
     got, want = np.asarray(got, np.float64), np.asarray(want, np.float64)
     assert got.shape == want.shape, (what, got.shape, want.shape)
-    scale = 1 + np.abs(want).max(axis=1, keepdims=True) + 1e-2 * np.abs(X).max(axis=1, keepdims=True)
+    scale = 1 + np.abs(want).max(axis=1, keepdims=True) + 5e-4 * np.abs(X).max(axis=1, keepdims=True)
     bad = ~(np.abs(got - want) <= 2e-5 * scale)
     if bad.any():
         i = tuple(int(v) for v in np.argwhere(bad)[0])
@@ -112,13 +113,16 @@ def close(got, want, X, what):
 
 
 def check_models(models, tmp_path, float_ts=FLOAT_TS):
-    """Every model vs Keras (one .so per float type), batch == single bitwise."""
+    """Every model vs Keras (one .so per float type), batch == single bitwise;
+    the full contract (strict C99/C++ compiles, deterministic conversion) for
+    the first float type, the others built and compared only."""
     data = {k: rows_saturating(m) for k, m in models.items()}
     want = {k: keras_ref(m, data[k]) for k, m in models.items()}
-    for ft in float_ts:
+    for n, ft in enumerate(float_ts):
         d = tmp_path / ft.replace(" ", "_")
         d.mkdir()
-        for k, f in check_contract(models, d, float_t=ft).items():
+        fns = check_contract(models, d, float_t=ft) if n == 0 else build(models, d, float_t=ft)
+        for k, f in fns.items():
             X = data[k]
             batch = f(X)
             single = np.stack([f(r) for r in X[:40]])
