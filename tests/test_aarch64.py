@@ -132,6 +132,22 @@ def _sklearn_reference(m):
     return ref
 
 
+def _pow_case(X) -> Case:
+    """StandardScaler + FunctionTransformer calling pow/cbrt/hypot/asinh/lgamma/tgamma
+    (scikinc's own double ones in reproducible mode; float builds: powf, the others via double)."""
+    from scipy.special import gamma, gammaln
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    def f(x):
+        return (np.power(np.abs(x), 1.5) + np.cbrt(x) - np.hypot(x, 2) + np.arcsinh(x) + gammaln(np.abs(x) + 0.5)
+                + gamma(x / 8 + 2.5))
+
+    ft = FunctionTransformer(f)
+    ft.func_inC = "pow(fabs(x), 1.5) + cbrt(x) - hypot(x, 2) + asinh(x) + lgamma(fabs(x) + 0.5) + tgamma(x / 8 + 2.5)"
+    return Case(make_pipeline(StandardScaler(), ft).fit(X), rows(X, 2000, far=2)[:-1], None, transcendental=True)
+
+
 def _trig_case(X) -> Case:
     """StandardScaler + FunctionTransformer calling sin/cos/tan/atan2/asin (scikinc's own in
     reproducible mode); rows within 2 spans of the data
@@ -175,6 +191,7 @@ def _sklearn_cases() -> dict[str, Case]:
                                           random_state=0).fit(Xs, yc), Rs, None, transcendental=True),
         }
     cases["trig"] = _trig_case(X)
+    cases["powfn"] = _pow_case(X)
     for c in cases.values():
         c.ref = _sklearn_reference(c.model)
     try:
@@ -225,7 +242,7 @@ def _keras_cases() -> dict[str, Case]:
 
 
 SKLEARN = ["stdsc", "minmax", "qt_uniform", "qt_normal", "gbdt", "rf", "xgb", "linreg", "logreg", "mlp_relu",
-           "mlp_clf", "trig"]
+           "mlp_clf", "trig", "powfn"]
 KERAS = ["keras_res", "gen_lin", "gen_q"]
 
 
@@ -327,7 +344,7 @@ def test_aarch64_matches_library_and_x86(builds, symbol, float_t):
     _close(got, x86, TOL_X86[float_t], f"{symbol} aarch64 vs x86-64", c.row_scale)
 
 
-TRANSCENDENTAL = ["qt_normal", "logreg", "mlp_clf", "gen_q", "trig"]
+TRANSCENDENTAL = ["qt_normal", "logreg", "mlp_clf", "gen_q", "trig", "powfn"]
 EXACT = [n for n in SKLEARN + KERAS if n not in TRANSCENDENTAL]
 
 
