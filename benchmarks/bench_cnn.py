@@ -1,6 +1,6 @@
 """Small 2-D CNN benchmark (issue #16): ns per single-row call of the scikinc
 .so (default build) against ONNX Runtime (tf2onnx, 1 thread, one row from
-Python) and Keras ``model(x)``.  The model: 16x16x1 -> Conv2D 8 (3x3, same,
+Python) and Keras ``model(x)`` (keras2c: see its row).  The model: 16x16x1 -> Conv2D 8 (3x3, same,
 relu) -> MaxPooling 2 -> Conv2D 16 (3x3, same) -> BatchNormalization -> relu
 -> MaxPooling 2 -> Flatten -> Dense 10 (softmax).
 
@@ -85,6 +85,9 @@ def run() -> list[dict]:
     t = time_py(lambda x: model(x, training=False), xk, min_time=0.5, max_calls=2000)
     rows.append({"model": "cnn", "tool": "Keras model(x) (Python, 1 row)", "ns_per_call": t,
                  "notes": f"{t / ns:.0f}x scikinc"})
+    rows.append({"model": "cnn", "tool": "keras2c", "ns_per_call": float("nan"),
+                 "notes": "not run: the PyPI package (keras2c 2.0) ships the Python generator without its C "
+                          "library (include/k2c_*.c), so its output does not compile"})
     return rows
 
 
