@@ -1,7 +1,7 @@
 """scikinc's own math functions (templates/helpers/math.c.j2) vs glibc's libm,
 in the loop an activation layer runs (y[i] = f(x[i]) over 256 values).
 
-    python -m benchmarks.bench_math
+    python -m benchmarks.bench_math [NAME ...]
 
 Each function is timed in four builds of the same C: the default build (own
 implementation where it is the default), ``-DSKC_OWN_MATH`` (own everywhere),
@@ -22,12 +22,14 @@ from .common import BUILD
 
 N = 256
 ONE_ARG = ("exp", "expm1", "log", "log1p", "tanh", "erf", "erfc", "exp2", "log2", "log10", "sinh", "cosh",
-           "sin", "cos", "tan", "asin", "acos", "atan")
+           "sin", "cos", "tan", "asin", "acos", "atan", "cbrt", "asinh", "acosh", "atanh", "tgamma", "lgamma")
 #: arguments where each function does real work (no saturation)
 RANGES = {"exp": (-20, 20), "expm1": (-5, 5), "log": (1e-3, 1e3), "log1p": (-0.5, 10), "tanh": (-5, 5),
           "erf": (-4, 4), "erfc": (-4, 10), "exp2": (-30, 30), "log2": (1e-3, 1e3), "log10": (1e-3, 1e3),
           "sinh": (-20, 20), "cosh": (-20, 20), "pow": (0.1, 10), "sin": (-10, 10), "cos": (-10, 10),
-          "tan": (-10, 10), "asin": (-1, 1), "acos": (-1, 1), "atan": (-10, 10), "atan2": (-5, 5)}
+          "tan": (-10, 10), "asin": (-1, 1), "acos": (-1, 1), "atan": (-10, 10), "atan2": (-5, 5),
+          "cbrt": (-1e3, 1e3), "asinh": (-10, 10), "acosh": (1, 20), "atanh": (-0.99, 0.99), "tgamma": (0.1, 30),
+          "lgamma": (0.1, 100), "hypot": (-5, 5)}
 
 KERNEL = r"""
 #include <math.h>
@@ -39,6 +41,10 @@ KERNEL = r"""
   void loop_##name(const double *x, double *y, int n) { for (int i = 0; i < n; i++) y[i] = skc_##name(x[i]); }
 LOOPS(exp) LOOPS(expm1) LOOPS(log) LOOPS(log1p) LOOPS(tanh) LOOPS(erf) LOOPS(erfc) LOOPS(exp2) LOOPS(log2)
 LOOPS(log10) LOOPS(sinh) LOOPS(cosh) LOOPS(sin) LOOPS(cos) LOOPS(tan) LOOPS(asin) LOOPS(acos) LOOPS(atan)
+LOOPS(cbrt) LOOPS(asinh) LOOPS(acosh) LOOPS(atanh) LOOPS(tgamma) LOOPS(lgamma)
+void loop_pow(const double *x, double *y, int n) { for (int i = 0; i < n; i++) y[i] = skc_pow(x[i], 1.37); }
+void loop_hypotf(const float *x, float *y, int n) { for (int i = 0; i < n; i++) y[i] = skc_hypotf(x[i], x[n - 1 - i]); }
+void loop_hypot(const double *x, double *y, int n) { for (int i = 0; i < n; i++) y[i] = skc_hypot(x[i], x[n - 1 - i]); }
 void loop_powf(const float *x, float *y, int n) { for (int i = 0; i < n; i++) y[i] = skc_powf(x[i], 1.37f); }
 void loop_atan2f(const float *x, float *y, int n) { for (int i = 0; i < n; i++) y[i] = skc_atan2f(x[i], x[n - 1 - i]); }
 void loop_atan2(const double *x, double *y, int n) { for (int i = 0; i < n; i++) y[i] = skc_atan2(x[i], x[n - 1 - i]); }
@@ -87,7 +93,7 @@ def _isa_levels() -> dict[str, list[str]]:
     return levels
 
 
-def measure(calls: int = 2000, reps: int = 7) -> list[dict]:
+def measure(calls: int = 2000, reps: int = 7, names=None) -> list[dict]:
     """[{function, type, isa, own, libm, reproducible, forced}] in ns per element
     (``own``: the default build; ``forced``: -DSKC_OWN_MATH, scikinc's own
     even where the default is libm)."""
@@ -99,10 +105,8 @@ def measure(calls: int = 2000, reps: int = 7) -> list[dict]:
         libs = {"own": _build(f"own_{isa}", fl), "libm": _build(f"libm_{isa}", [*fl, "-DSKC_LIBM_MATH"]),
                 "reproducible": _build(f"repro_{isa}", [*fl, *REPRODUCIBLE_FLAGS]),
                 "forced": _build(f"forced_{isa}", [*fl, "-DSKC_OWN_MATH"])}
-        for name in (*ONE_ARG, "pow", "atan2"):
+        for name in names or (*ONE_ARG, "pow", "atan2", "hypot"):
             for t, dt, suf in (("float", np.float32, "f"), ("double", np.float64, "")):
-                if name == "pow" and t == "double":
-                    continue
                 lo, hi = RANGES[name]
                 x = np.ascontiguousarray(rng.uniform(lo, hi, N).astype(dt))
                 y = np.empty_like(x)
@@ -129,7 +133,9 @@ def run() -> list[dict]:
 
 
 if __name__ == "__main__":
+    import sys
+
     print(f"{'function':8s} {'type':6s} {'isa':10s} {'default':>7s} {'own':>7s} {'repro':>7s} {'libm':>7s}  ns/element")
-    for m in measure():
+    for m in measure(names=sys.argv[1:] or None):
         print(f"{m['function']:8s} {m['type']:6s} {m['isa']:10s} {m['own']:7.2f} {m['forced']:7.2f} "
               f"{m['reproducible']:7.2f} {m['libm']:7.2f}")
