@@ -231,3 +231,19 @@ def test_cli_refusal(tmp_path):
                          capture_output=True, text=True)
     assert res.returncode != 0
     assert "scikinC: error:" in res.stderr and "'masked_lstm'" in res.stderr and "mask" in res.stderr
+
+
+@pytest.mark.ir
+def test_ir_tf_keras():
+    """tf_keras (Keras 2) layers: the same weights layout; hard_sigmoid is Keras 2's."""
+    tfk = pytest.importorskip("tf_keras")
+    TL = tfk.layers
+    tfk.utils.set_random_seed(2)
+    m = tfk.Sequential([tfk.Input((6, 3)), TL.LSTM(4, return_sequences=True, recurrent_activation="hard_sigmoid"),
+                        TL.GRU(3, return_sequences=True, go_backwards=True),
+                        TL.Bidirectional(TL.GRU(2, reset_after=False, return_sequences=True), merge_mode="sum"),
+                        TL.SimpleRNN(2)])
+    X = rows_saturating(m, n=1000)
+    want = m.predict(X.reshape(-1, 6, 3), verbose=0).astype(np.float64)
+    (e,) = build_entries({"t": m}, float_t="float")
+    close(evaluate(e.graph, X, dtype=np.float32), want, X, "tf_keras")
