@@ -21,9 +21,9 @@ DEFAULT_FLAGS = ("-O3",)
 #: different pairs (e.g. an Affine op's product forwarded into the next op's
 #: add in the single-row code only); its SLP (straight-line) vectoriser also
 #: packs the small fixed-size loops of the two paths differently (fused or not
-#: even under -ffp-contract=off).  Loop vectorisation stays on.  Cost: resgen
-#: single call ~5 %, batch ~1.8x (FMA throughput); explicit FMAs in the dense
-#: kernels' AVX2/AVX-512 clones would win it back.
+#: even under -ffp-contract=off).  Loop vectorisation stays on.  The dense
+#: kernels use explicit fused multiply-adds instead, in the same order in both
+#: paths (templates/file.c.j2: SKC_MACF, the x86-64-v3/v4 function versions).
 ALWAYS_FLAGS = ("-ffp-contract=off", "-fno-tree-slp-vectorize")
 #: no FMA contraction: bitwise-identical results on every CPU and clone.  GCC 12's
 #: SLP vectoriser still forms fused (vfmsubadd) instructions in the AVX2/AVX-512
@@ -136,8 +136,13 @@ def compiler_command(source: Path, output: Path, *, cc: str = "gcc", flags: Sequ
     if reproducible:
         cmd += list(REPRODUCIBLE_FLAGS)
     if march_native:
-        # one ISA level only: function multi-versioning brings nothing then
+        # one ISA level only: function multi-versioning brings nothing then.
+        # GCC's tuning for AVX-512 Intel cores prefers 256-bit vectors, which
+        # spills the batch kernels' 6 x 64 running sums (resgen batch 4.0 ->
+        # 2.3 us/row with 512-bit ones, the v4 clone's width)
         cmd += ["-march=native", "-DSKC_NO_CLONES"]
+        if target_arch(target) == "x86_64":
+            cmd += ["-mprefer-vector-width=512"]
     cmd += _split(EXTRA_FLAGS_ENV, os.environ.get(EXTRA_FLAGS_ENV, ""))
     cmd += ["-fPIC", "-shared", "-o", str(output), str(source), "-lm"]
     return cmd
