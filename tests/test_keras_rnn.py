@@ -4,6 +4,7 @@ real Keras models on >= 1000 rows including zeros and large values that
 saturate the gates, float and double (and one long double build); the IR
 tier against float64 Keras; unsupported configurations refused naming the
 layer.  Models are built once per module."""
+import functools
 import os
 import subprocess
 import sys
@@ -55,7 +56,9 @@ def _models(K=keras):
                    L.Dense(2))
     m["gru_k2"] = seq("gru_k2", (5, 2), L.GRU(4, reset_after=False, use_bias=False, return_sequences=True,
                                              activation="linear"),
-                      L.GRU(3, reset_after=True, go_backwards=True, activation="elu"))
+                      L.GRU(3, reset_after=True, go_backwards=True, activation="elu", return_sequences=True),
+                      L.SimpleRNN(2, activation=functools.partial(K.activations.relu, threshold=0.2, max_value=3.0,
+                                                                  negative_slope=0.1)))
     m["cells"] = seq("cells", (5, 3), L.RNN(L.LSTMCell(4), return_sequences=True),
                      L.RNN(L.GRUCell(3), go_backwards=True, return_sequences=True),
                      L.RNN(L.SimpleRNNCell(2)))
