@@ -526,3 +526,14 @@ def test_aarch64_bits_equal_x86(tmp_path):
         names = [*ALL_ONE_ARG, "powf, pow, hypot or hypotf"]
         pytest.fail(f"aarch64 differs from x86 first in {names[min(first // (n * 12), len(ALL_ONE_ARG))]} "
                     f"(byte {first})")
+
+
+def test_each_unit_compiles_alone(tmp_path):
+    """Every unit with only the units MATH_UNITS says it calls: strict C99 and C++."""
+    for u in MATH_UNITS:
+        c = tmp_path / f"{u}.c"
+        c.write_text("#include <math.h>\n#include <string.h>\n" + math_source({u}) + "\n")
+        for cmd in (["gcc", "-std=c99", "-pedantic"], ["g++", "-std=c++17", "-x", "c++"]):
+            res = subprocess.run([*cmd, "-Wall", "-Wextra", "-Werror", "-fsyntax-only", "-DSKC_REPRODUCIBLE", str(c)],
+                                 capture_output=True, text=True)
+            assert res.returncode == 0, f"{u}: {res.stderr[:2000]}"

@@ -113,7 +113,7 @@ MATH_UNITS: dict[str, tuple[str, ...]] = {
     "tanh_double": ("expcore_double",), "tanh_float": ("expcore_float",),
     "sinh_double": ("expcore_double",), "cosh_double": ("expcore_double",),
     "erfcore_double": ("expcore_double",), "erf_double": ("erfcore_double",), "erfc_double": ("erfcore_double",),
-    "pow_float": ("expcore_double", "logcore_double"),
+    "pow_float": ("expcore_double", "logcore_double", "bits_float"),
     "powcore_double": ("expcore_double",), "pow_double": ("powcore_double",), "cbrt_double": ("bits_double",),
     "hypot_double": ("bits_double",), "hypot_float": ("bits_double", "bits_float"),
     "asinh_double": ("log_double", "log1p_double"), "acosh_double": ("log_double", "log1p_double"),
@@ -121,8 +121,9 @@ MATH_UNITS: dict[str, tuple[str, ...]] = {
     "gammacore_double": ("powcore_double", "log_double", "log1p_double"),
     "tgamma_double": ("gammacore_double",), "lgamma_double": ("gammacore_double",),
     # float functions computed with the double implementation
-    **{f"{n}_float": (f"{n}_double",) for n in ("erf", "erfc", "exp2", "log2", "log10", "sinh", "cosh", "cbrt",
-                                                         "asinh", "acosh", "atanh", "tgamma", "lgamma")},
+    **{f"{n}_float": (f"{n}_double", "bits_float")
+       for n in ("erf", "erfc", "exp2", "log2", "log10", "sinh", "cosh", "cbrt", "asinh", "acosh", "atanh",
+                 "tgamma", "lgamma")},
 }
 #: the units of templates/helpers/math_trig.c.j2 (sin, cos, tan, asin, acos,
 #: atan, atan2), emitted after math.c.j2's; float ones via the double ones
