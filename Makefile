@@ -1,8 +1,11 @@
 # Two commands on a fresh machine:
 #   make demo   -- install, train the seed's Dalitz models, convert, compile, call them from C,
 #                  from the C++ pipeline and from Python, print the results side by side
-#   make test   -- install the test dependencies and run the whole test-suite
+#   make test   -- install the test dependencies and run the test-suite (all but the
+#                  @pytest.mark.slow repeats of a check; what CI runs)
 # and for developers:
+#   make test-all -- the same with the slow tests too (every float type x code generator,
+#                  the 1e6-point math sweeps, the CLI under python -O ...)
 #   make check  -- ruff, mypy and the runtime's clang-format check
 #   make bench  -- the benchmarks
 #
@@ -12,7 +15,7 @@
 PYTHON ?= python3
 PIP ?= $(PYTHON) -m pip
 
-.PHONY: install install-test demo test bench check runtime clean
+.PHONY: install install-test demo test test-all bench check runtime clean
 
 install: .stamp-install
 install-test: .stamp-install-test
@@ -44,8 +47,12 @@ demo: .stamp-install-keras
 	$(MAKE) -s -C runtime
 	$(PYTHON) examples/dalitz/dalitz.py
 
+PYTEST = $(PYTHON) -m pytest -q -ra -n auto --maxprocesses 4 --dist loadfile
 test: .stamp-install-test
-	$(PYTHON) -m pytest -q -ra -n auto --maxprocesses 4 --dist loadfile
+	$(PYTEST) -m "not slow"
+
+test-all: .stamp-install-test
+	$(PYTEST)
 
 bench: .stamp-install-bench
 	$(PYTHON) -m benchmarks

@@ -19,7 +19,7 @@ from sklearn.ensemble import GradientBoostingClassifier
 from sklearn.neural_network import MLPRegressor
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
-from util import as_type, check_contract, compile_strict, rows
+from util import as_type, check_contract, compile_strict, rows, slow_except
 
 import scikinc
 from scikinc import registry
@@ -485,6 +485,7 @@ def _all_modules() -> list[str]:
     return [m.name for m in pkgutil.walk_packages([str(SRC / "scikinc")], "scikinc.")]
 
 
+@pytest.mark.slow
 def test_every_module_imports_first():
     """``import scikinc.X`` as the first scikinc import of a fresh interpreter."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")])}
@@ -553,7 +554,7 @@ def _broken_models():
     }
 
 
-@pytest.mark.parametrize("case", ["dense", "widths", "affine"])
+@pytest.mark.parametrize("case", slow_except(["dense", "widths", "affine"], "affine"))
 def test_ir_invariant_errors_under_O(tmp_path, case):
     obj, msg = _broken_models()[case]
     with pytest.raises(ConversionError, match=msg):  # the same error through the API

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
-from util import check_contract, rows
+from util import check_contract, rows, slow_except
 
 import scikinc
 from scikinc.converters.catboost import model_json, parse_model, tree_layouts
@@ -246,7 +246,7 @@ COMPILED = [(n, None) for n in dict.fromkeys(n for n, _ in CASES)] + [
 COMPILED_LONG_DOUBLE = [("bin", None), ("multi", "class"), ("uncert", None), ("poisson", None)]
 
 
-@pytest.mark.parametrize("float_t", ["float", "double", "long double"])
+@pytest.mark.parametrize("float_t", slow_except(["float", "double", "long double"], "float", "long double"))
 def test_compiled_every_model(models, tmp_path, float_t):
     m, X = models
     R = noisy_rows(X)
@@ -262,7 +262,7 @@ def test_compiled_every_model(models, tmp_path, float_t):
         _compare(y, ref, o, n, np.float64 if float_t != "float" else np.float32)
 
 
-@pytest.mark.parametrize("float_t", ["float", "double"])
+@pytest.mark.parametrize("float_t", slow_except(["float", "double"], "float"))
 def test_compiled_exact_100k_every_codegen(models, tmp_path, float_t):
     """Leaf indices exactly and raw scores (double: bit for bit) on 100k border
     rows, for every tree_codegen (bitvector/branchfree where the trees allow)."""
@@ -317,6 +317,7 @@ def _cli(*args, cwd=None):
                           cwd=cwd, env=env)
 
 
+@pytest.mark.slow
 def test_model_files_and_cli(models, tmp_path):
     m, X = models
     R = noisy_rows(X)

@@ -26,7 +26,7 @@ lgb = pytest.importorskip("lightgbm")
 from sklearn.pipeline import Pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 from util import as_type as _as_type  # noqa: E402
-from util import build, check_contract, rows, same_bits  # noqa: E402
+from util import build, check_contract, rows, same_bits, slow_except  # noqa: E402
 
 import scikinc  # noqa: E402
 from scikinc.core import build_entries  # noqa: E402
@@ -257,7 +257,7 @@ def _check_compiled(fns, m, Xt, float_t):
             assert same_bits(got, want.astype(f.dtype)), (sym, np.abs(got - want).max())
 
 
-@pytest.mark.parametrize("float_t", ["float", "double", "long double"])
+@pytest.mark.parametrize("float_t", slow_except(["float", "double", "long double"], "float"))
 def test_compiled_boosters(tmp_path, boosters, float_t):
     X, m = boosters
     R = edge_rows(X)

@@ -275,6 +275,7 @@ def test_cli_option_errors(files, opts, message):
     assert "Traceback" not in r.stderr and r.stdout == ""
 
 
+@pytest.mark.slow
 def test_cli_invariant_error_is_clean_under_python_O(files, data, tmp_path):
     """An IR invariant (a Dense fed the wrong width: a LogisticRegression whose
     coef_ lost a column) is an explicit check, not an assert: still a clean

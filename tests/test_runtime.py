@@ -528,6 +528,7 @@ def _build_arg_order(tmp_path):
     return exe, warned
 
 
+@pytest.mark.slow
 def test_deprecated_in_out_order_warns_and_matches(runtime, data, tmp_path):
     """Model::call/call_batch and Pipeline::call/call_batch (out first, like
     name(out, in) and name_batch(out, in, n)) and the deprecated (in, out)

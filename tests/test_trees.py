@@ -18,7 +18,7 @@ from sklearn.ensemble import (
     RandomForestRegressor,
 )
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
-from util import as_type, build, check_contract, rows
+from util import as_type, build, check_contract, rows, slow_except
 
 import scikinc
 from scikinc.errors import ConversionError
@@ -186,7 +186,7 @@ def test_gradient_boosting_regressor_losses(tmp_path, float_t):
             np.testing.assert_allclose(got, m.predict(Rt), rtol=1e-6, atol=1e-6, err_msg=name)
 
 
-@pytest.mark.parametrize("codegen", CODEGENS)
+@pytest.mark.parametrize("codegen", slow_except(CODEGENS, "branchfree"))
 def test_forests_and_trees_exact(tmp_path, codegen):
     X, y2, y3, score = _data(2000, 6, seed=5)
     Xn = X.copy()
@@ -261,7 +261,7 @@ def _hgb_rows(models, X, seed, codes4):
     return R, rng
 
 
-@pytest.mark.parametrize("codegen", CODEGENS)
+@pytest.mark.parametrize("codegen", slow_except(CODEGENS, "ifelse"))
 def test_hist_gradient_boosting_exact(tmp_path, codegen):
     X, score = _hgb_data()
     y2 = (score > 0).astype(int)
@@ -365,6 +365,7 @@ def test_hist_gradient_boosting_leaves(tmp_path, codegen):
         assert np.array_equal(got, ref.astype(np.float32)), name
 
 
+@pytest.mark.slow
 def test_hist_gradient_boosting_tweedie(tmp_path):
     """HistGradientBoostingRegressor with a Tweedie loss (sklearn takes the loss
     object: loss="tweedie" is not one of its strings) and the other log-link
@@ -396,6 +397,7 @@ def test_hist_gradient_boosting_tweedie(tmp_path):
                                            err_msg=f"{name} {cg} {float_t}")
 
 
+@pytest.mark.slow
 def test_bitvector_mask_widths_and_nan_modes(tmp_path):
     """bitvector with 8-, 16-, 32- and 64-bit leaf masks, checkpoints or not,
     and every NaN mode (all nodes of a slot send NaN right / left / mixed):

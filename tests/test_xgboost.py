@@ -34,7 +34,7 @@ xgb = pytest.importorskip("xgboost")
 
 from sklearn.pipeline import Pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
-from util import build, check_contract, rows, same_bits  # noqa: E402
+from util import build, check_contract, rows, same_bits, slow_except  # noqa: E402
 
 import scikinc  # noqa: E402
 from scikinc.converters.xgboost import _margin  # noqa: E402
@@ -304,7 +304,7 @@ def test_ir_older_layouts(boosters, tmp_path):
 # ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("float_t", ["float", "double", "long double"])
+@pytest.mark.parametrize("float_t", slow_except(["float", "double", "long double"], "float", "double"))
 def test_compiled_boosters(tmp_path, boosters, float_t):
     X, m = boosters
     names = ["binary", "softprob", "softmax", "dart", "multi_tree", "quantile", "poisson", "ndcg", "stumps"]
@@ -389,7 +389,7 @@ def _check_exact(fns, name, b, R, leaves_ref, margin_ref, n_out, dt):
     assert same_bits(fns[f"{name}_raw"](R), want.astype(dt)), name
 
 
-@pytest.mark.parametrize("float_t", ["double", "float"])
+@pytest.mark.parametrize("float_t", slow_except(["double", "float"], "float"))
 def test_exact_decisions_100k(tmp_path, boosters, wrappers, float_t):
     X, m = boosters
     Xn, _, w = wrappers
@@ -582,6 +582,7 @@ def run_cli(*args, cwd=None):
                           cwd=cwd, env=env)
 
 
+@pytest.mark.slow
 def test_files_and_cli(tmp_path, boosters, wrappers):
     X, m = boosters
     Xn, _, w = wrappers

@@ -103,3 +103,14 @@ def single_row_code(src: str) -> str:
     import re
 
     return re.sub(r"/\* \d+ rows at once.*?\n}\n", "", src, flags=re.S)
+
+
+def slow_except(values, *fast):
+    """Parameters for ``pytest.mark.parametrize``: the ``fast`` ones run in
+    every tier, the others carry ``@pytest.mark.slow`` (``make test`` skips
+    them, ``make test-all`` runs them).  For the parametrizations that repeat
+    one check with another float type or code generator: CI keeps one
+    representative of each and the full product stays one command away."""
+    import pytest
+
+    return [v if v in fast else pytest.param(v, marks=pytest.mark.slow) for v in values]
