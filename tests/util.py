@@ -98,10 +98,12 @@ def cpu_flags() -> set:
 
 
 def single_row_code(src: str) -> str:
-    """The generated C without its row-blocked batch kernels (``NAME__rows``), which
-    repeat every op of the single-row code: for counting ops in a model's C."""
+    """The generated C without its row-blocked batch kernels (``NAME__rows``) and the
+    x86-64-v3/v4 versions of its functions (``NAME__impl_v4`` ...), which repeat
+    every op of the single-row code: for counting ops in a model's C."""
     import re
 
+    src = re.sub(r"#ifdef SKC_ISA_VERSIONS\n#define SKC_MACF.*?\n#undef SKC_MACD\n#endif\n", "", src, flags=re.S)
     return re.sub(r"/\* \d+ rows at once.*?\n}\n", "", src, flags=re.S)
 
 
