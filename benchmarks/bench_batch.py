@@ -86,7 +86,7 @@ def run() -> list[dict]:
     peak = n_mac / rate
     rows: list[dict] = []
     builds = {
-        "default: -O3, target_clones": {},
+        "default: -O3, v4/v3/baseline versions": {},
         "-march=native": {"march_native": True},
         "reproducible: -ffp-contract=off": {"reproducible": True},
     }
@@ -110,7 +110,7 @@ def run() -> list[dict]:
             note += f", {ort / ns:.2f}x faster than ONNX Runtime batched"
         rows.append({"model": "resgen batch 10k rows", "tool": f"scikinc .so ({label})", "ns_per_call": ns,
                      "notes": note})
-    base = time_rows(sos["default: -O3, target_clones"], "resgen", X, single=True)
+    base = time_rows(sos["default: -O3, v4/v3/baseline versions"], "resgen", X, single=True)
     for w in ("float16", "bfloat16"):
         so = scikinc.compile(scikinc.convert(model, weights=w), out / f"resgen_{w}.so")
         got = scikinc.load(so, "resgen")(X[:64])
