@@ -31,6 +31,28 @@ L = keras.layers
 CF = {"data_format": "channels_first"}
 
 
+def _zero_output_padding():
+    """An explicit ``output_padding=0`` where Keras takes it (Keras 3.0 wants
+    every value > 0: there the default None, the same geometry at stride 1)."""
+    try:
+        L.Conv1DTranspose(1, 3, output_padding=0)
+        return 0
+    except ValueError:
+        return None
+
+
+
+def _bilinear_channels_first_ok():
+    """Keras 3.0's channels_first bilinear UpSampling2D resizes the wrong axes
+    (its output disagrees with its own output_shape): those models are left
+    out there (scikinc follows the documented layer)."""
+    m = keras.Sequential([keras.Input((3, 5, 2)), L.UpSampling2D(2, interpolation="bilinear", **CF)])
+    return tuple(m(np.zeros((1, 3, 5, 2), dtype="float32")).shape[1:]) == tuple(m.output_shape[1:])
+
+
+BILINEAR_CF_OK = _bilinear_channels_first_ok()
+
+
 def _seq(name, shape, *layers, seed=None):
     return randomize(keras.Sequential([keras.Input(shape), *layers], name=name),
                      seed=len(name) if seed is None else seed)
@@ -81,14 +103,14 @@ def _models():
         ((4, 5, 2), [L.Conv2DTranspose(2, 3, dilation_rate=2),
                      L.Conv2DTranspose(2, 4, strides=2, padding="same", output_padding=1, use_bias=False)]),
         ((6, 3), [L.Conv1DTranspose(2, 4, strides=2, padding="same"), L.Conv1DTranspose(3, 1, strides=3),
-                  L.Conv1DTranspose(2, 3, padding="same", output_padding=0)]),
+                  L.Conv1DTranspose(2, 3, padding="same", output_padding=_zero_output_padding())]),
         ((3, 4, 5), [L.Conv2DTranspose(2, 3, strides=2, **CF), L.Conv2DTranspose(2, 2, padding="same", **CF)]),
         ((3, 6), [L.Conv1DTranspose(2, 3, strides=2, **CF)]))
     # bilinear upsampling (tf.image.resize: half-pixel centres), factors 2 and 3
     m["bilinear"] = _multi(
         "bilinear",
         ((3, 4, 2), [L.UpSampling2D(2, interpolation="bilinear"), L.UpSampling2D((3, 1), interpolation="bilinear")]),
-        ((2, 3, 4), [L.UpSampling2D((2, 3), interpolation="bilinear", **CF)]))
+        *([((2, 3, 4), [L.UpSampling2D((2, 3), interpolation="bilinear", **CF)])] if BILINEAR_CF_OK else []))
     # BatchNormalization after a convolution: folded into its kernel and bias
     m["bn"] = _multi(
         "bn",
@@ -244,9 +266,9 @@ def test_ir_bilinear():
     double against Keras in float32."""
     keras.utils.set_random_seed(4)
     m = _seq("bil_ir", (3, 5, 2), L.UpSampling2D((3, 2), interpolation="bilinear"),
-             L.UpSampling2D((2, 2), interpolation="bilinear", **CF), L.Flatten())
+             *([L.UpSampling2D((2, 2), interpolation="bilinear", **CF)] if BILINEAR_CF_OK else []), L.Flatten())
     X = rows_for(m)
     g = _graph(m)
-    assert sum(isinstance(op, Bilinear) for op in g.ops) == 2
+    assert sum(isinstance(op, Bilinear) for op in g.ops) == (2 if BILINEAR_CF_OK else 1)
     got, want = evaluate(g, X.astype(np.float64)), keras_ref(m, X)
     assert np.all(np.abs(got - want) <= 2e-6 * (1 + np.abs(want).max(axis=1, keepdims=True)))
