@@ -166,7 +166,7 @@ def test_ops_and_batchnorm_folds(models):
     assert kinds(_graph(models["depthwise"])).count("Conv") == 7
     assert kinds(_graph(models["separable"])).count("Conv") == 12
     assert kinds(_graph(models["transpose"])).count("ConvTranspose") == 11
-    assert kinds(_graph(models["bilinear"])).count("Bilinear") == 3
+    assert kinds(_graph(models["bilinear"])).count("Bilinear") == (3 if BILINEAR_CF_OK else 2)
     # every BatchNormalization here follows a convolution: none is left in the optimised graph
     assert kinds(_graph(models["bn"], optimize=False)).count("Affine") == 8
     assert "Affine" not in kinds(_graph(models["bn"]))
