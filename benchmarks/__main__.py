@@ -2,6 +2,9 @@
 
     python -m benchmarks [--only trees,keras,generative] [--out benchmarks/RESULTS.md]
 
+A full run rewrites RESULTS.md; an ``--only`` run prints its table and writes a file
+only when ``--out`` names one (its rows go into RESULTS.md's section by hand).
+
 Each ``benchmarks/bench_*.py`` module exposes ``run() -> list[dict]`` with
 keys ``model``, ``tool``, ``ns_per_call`` and optional ``notes``, ``c_bytes``,
 ``compile_s``, ``floor_ratio``.
@@ -66,7 +69,7 @@ def table(rows: list[dict]) -> str:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks")
     ap.add_argument("--only", default=None, help=f"comma-separated subset of {modules()}")
-    ap.add_argument("--out", default=str(HERE / "RESULTS.md"))
+    ap.add_argument("--out", default=None, help="file to write (default: RESULTS.md for a full run, none with --only)")
     args = ap.parse_args(argv)
     names = modules() if not args.only else args.only.split(",")
     rows, t0 = [], time.time()
@@ -79,8 +82,10 @@ def main(argv=None) -> int:
             f"from Python on one row.  'vs scikinc' = that tool's time / scikinc's default build.  "
             f"Run: `python -m benchmarks` ({time.time() - t0:.0f} s).\n\n{table(rows)}\n")
     print(text)
-    Path(args.out).write_text(text)
-    print(f"written to {args.out}", file=sys.stderr)
+    out = args.out or (None if args.only else str(HERE / "RESULTS.md"))
+    if out:
+        Path(out).write_text(text)
+        print(f"written to {out}", file=sys.stderr)
     return 0
 
 
