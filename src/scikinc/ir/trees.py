@@ -257,15 +257,25 @@ class TreeEnsemble(Op):
         if codegen != "auto":
             return codegen
         costs = self.estimated_ns()
-        return min(costs, key=lambda k: costs[k]) if costs else "table"
+        return min(costs, key=lambda k: costs[k])
 
     def estimated_ns(self) -> dict[str, float]:
         """Rough single-row latency (ns) of each strategy auto may pick for
         this ensemble, fitted on timings of GBDT, RF and HistGB models of 1 to
-        1000 trees (2.5 GHz Zen 3, gcc 12 -O3; auto only compares them).
-        ``table`` is the fallback when none of these is feasible."""
+        1000 trees (2.5 GHz Zen 3, gcc 12 -O3) and of the boosting benchmark's
+        XGBoost/LightGBM/CatBoost models (auto only compares them).  ``table``
+        is always feasible."""
         nt = len(self.trees)
-        est = {}
+        depths = [t.depths()[t.left < 0] for t in self.trees]
+        path = sum(float(d.mean()) for d in depths)  # mean root-to-leaf steps, all trees
+        # table: fixed steps (every tree walks the ensemble's depth, no branch on
+        # the data; 1.5-2.3 ns a step while its 8-byte records stay in L2, ~5 ns
+        # beyond) or, categorical / deep leaf-wise trees, a loop to the leaf
+        # (about one mispredicted exit per tree)
+        fixed = (not self.has_cat and self.depth <= TABLE_FIXED_MAX_DEPTH
+                 and self.depth <= TABLE_FIXED_MAX_WASTE * max(path / max(nt, 1), 1.0))
+        step = 2.0 if self.n_nodes * 8 <= 1024 * 1024 else 5.0
+        est = {"table": 20 + (nt * self.depth * step if fixed else path * (step + 1.5) + nt * 15)}
         if self.max_leaves <= BITVECTOR_MAX_LEAVES and nt * self.mask_bits() // 8 <= BITVECTOR_AUTO_MAX_STACK:
             # per tree: exit leaf and sum; per record tested; per 32 bytes of
             # checkpoint row; per input slot (counts, loop set-up)
@@ -281,7 +291,6 @@ class TreeEnsemble(Op):
             est["branchfree"] = 15 + nt * D * (0.8 + D / 6) * (1.7 if self.any_nan_left else 1.0)
         if self.n_nodes <= IFELSE_MAX_NODES and self.depth <= IFELSE_MAX_DEPTH:
             # about one mispredicted branch per level, worse as the code grows
-            path = sum(float(t.depths()[t.left < 0].mean()) for t in self.trees)
             est["ifelse"] = path * (1.5 + self.n_nodes / 1000)
         return est
 
