@@ -26,7 +26,7 @@ layer family of its test-suite, smaller sizes, same kinds of configuration:
 - whole models: the CIFAR-10 CNN, the Dense+LSTM profile predictor, the
   multi-input Conv1D and Conv2D profile predictors (scaled down).
 
-Each is compiled by scikinc (float: the full contract; one double model) and
+Each is compiled by scikinc in float (the full contract) and in double, and
 compared with Keras' model(x) on >= 1000 rows including zeros, N(0, 30) and
 +-1e3 rows; batch rows bitwise equal to single calls.  keras2c's families that
 scikinc lacks (Conv3D, ZeroPadding3D, Cropping3D, UpSampling3D,
@@ -296,8 +296,10 @@ def test_keras2c_families_float(models, half, tmp_path):
     _check(fns, models, "float")
 
 
-def test_keras2c_model_double(models, tmp_path):
-    _check(build({"profile": models["profile"]}, tmp_path, float_t="double"), models, "double")
+@pytest.mark.parametrize("half", [0, 1])
+def test_keras2c_families_double(models, half, tmp_path):
+    """Every family in double too (built and compared; the contract's strict compiles ran for float)."""
+    _check(build({k: models[k] for k in HALVES[half]}, tmp_path, float_t="double"), models, "double")
 
 
 # ---------------------------------------------------------------------------
