@@ -272,3 +272,57 @@ def test_ir_bilinear():
     assert sum(isinstance(op, Bilinear) for op in g.ops) == (2 if BILINEAR_CF_OK else 1)
     got, want = evaluate(g, X.astype(np.float64)), keras_ref(m, X)
     assert np.all(np.abs(got - want) <= 2e-6 * (1 + np.abs(want).max(axis=1, keepdims=True)))
+
+
+# ---------------------------------------------------------------------------
+# Output positions blocked together (conv.c.j2): the same sums, bit for bit
+# ---------------------------------------------------------------------------
+
+def _conv_only_models():
+    """Convolutions alone (no activation), so that the C is the Conv op only:
+    widths with and without an interior, strides, dilation, groups, depthwise,
+    1-D causal, and output channel counts giving blocks of 8, 4, 2 and 1
+    positions."""
+    keras.utils.set_random_seed(5)
+    specs = {
+        "same3_c8": ((16, 16, 1), L.Conv2D(8, 3, padding="same")),
+        "same3_c16": ((8, 8, 8), L.Conv2D(16, 3, padding="same")),
+        "valid_c3": ((9, 13, 2), L.Conv2D(3, (2, 3), padding="valid")),
+        "stride2": ((11, 17, 3), L.Conv2D(12, 3, strides=2, padding="same")),
+        "dil2": ((10, 19, 4), L.Conv2D(32, 3, dilation_rate=2, padding="same")),
+        "c64": ((6, 12, 5), L.Conv2D(64, 3, padding="same")),
+        "c200": ((4, 9, 2), L.Conv2D(200, 3, padding="same")),
+        "groups": ((7, 14, 8), L.Conv2D(12, 3, padding="same", groups=4)),
+        "depthwise": ((8, 15, 6), L.DepthwiseConv2D(3, padding="same")),
+        "causal1d": ((23, 5), L.Conv1D(16, 4, padding="causal", dilation_rate=2)),
+        "narrow": ((5, 2, 3), L.Conv2D(16, 3, padding="same")),
+    }
+    return {k: randomize(keras.Sequential([keras.Input(shape), layer], name=k), seed=len(k))
+            for k, (shape, layer) in specs.items()}
+
+
+def test_position_blocks_sum_as_one_position_at_a_time(tmp_path):
+    """Each output is b + the taps in (kh, kw, ci) order, unfused: the numpy
+    evaluation of the graph in float32 (which sums in that order) and the C
+    agree bit for bit, blocked interior positions included; the blocked path
+    is taken where the row has an interior."""
+    models = _conv_only_models()
+    fns = build(models, tmp_path)
+    blocked = set()
+    for k, m in models.items():
+        (entry,) = build_entries({k: m})
+        convs = [op for op in entry.graph.ops if isinstance(op, Conv)]
+        assert len(convs) == 1 and len(entry.graph.ops) == 1, (k, entry.graph.ops)
+        op = convs[0]
+        lo, hi = op.interior_w()
+        assert 0 <= lo <= hi <= op.ow
+        if op.pos_block() > 1:
+            blocked.add(k)
+            assert hi - lo >= op.pos_block() and op.pos_block() * op.cout <= 128
+        X = rows_for(m)
+        want = np.asarray(evaluate(entry.graph, X, dtype=np.float32), np.float32)
+        assert same_bits(fns[k](X), want), k
+    assert blocked >= {"same3_c8", "same3_c16", "stride2", "dil2", "c64", "groups", "depthwise", "causal1d"}
+    assert "c200" not in blocked and "narrow" not in blocked
+    assert "yp[q][k] = " in scikinc.convert(models["same3_c16"])
+    assert "yp[q]" not in scikinc.convert(models["narrow"])

@@ -128,6 +128,25 @@ class Conv(Op):
                          else (self.kw, self.sw, self.dw, self.pw, self.w))
         return [(j, o * s - p + j * d) for j in range(k) if 0 <= o * s - p + j * d < n]
 
+    def interior_w(self) -> tuple[int, int]:
+        """``[lo, hi)``: the output columns all of whose taps along W fall
+        inside the input (possibly empty)."""
+        lo = -(-self.pw // self.sw)  # first ow with ow * sw - pw >= 0
+        last = self.w - 1 + self.pw - (self.kw - 1) * self.dw  # ow * sw must not exceed it
+        hi = last // self.sw + 1 if last >= 0 else 0
+        return min(lo, self.ow), max(min(hi, self.ow), min(lo, self.ow))
+
+    def pos_block(self) -> int:
+        """Output positions computed together by the template: their running
+        sums (``P * C_out`` values) stay within ~128 floats (8 AVX-512
+        registers), at most 8 positions, the row's interior cut into equal
+        blocks; 1 when blocking cannot help."""
+        lo, hi = self.interior_w()
+        n, most = hi - lo, max(1, min(8, 128 // max(self.cout, 1)))
+        if n < 2 or most < 2:
+            return 1
+        return -(-n // -(-n // most))  # ceil(n / number of blocks)
+
     def out_width(self, w):
         self.expect_widths(w, [self.h * self.w * self.cin])
         return self.oh * self.ow * self.cout
