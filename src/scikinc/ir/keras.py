@@ -134,7 +134,8 @@ class Conv(Op):
         lo = -(-self.pw // self.sw)  # first ow with ow * sw - pw >= 0
         last = self.w - 1 + self.pw - (self.kw - 1) * self.dw  # ow * sw must not exceed it
         hi = last // self.sw + 1 if last >= 0 else 0
-        return min(lo, self.ow), max(min(hi, self.ow), min(lo, self.ow))
+        lo = min(lo, self.ow)
+        return lo, max(lo, min(hi, self.ow))
 
     def pos_block(self) -> int:
         """Output positions computed together by the template: their running
